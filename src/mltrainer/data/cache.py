@@ -1,0 +1,75 @@
+"""Parquet cache with the provenance record beside each file.
+
+A hit re-hashes the stored frame and compares it with the stored provenance, so a file
+changed on disk is never served (it is dropped and fetched again). A hit returns the same
+provenance, hash included, as the original fetch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from .market import Kind, MarketData, Provenance, content_hash
+
+__all__ = ["ParquetCache"]
+
+log = logging.getLogger(__name__)
+
+
+class ParquetCache:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def _key(self, source: str, symbol: str, interval: str | None, start, end) -> Path:
+        raw = json.dumps([source, symbol, interval, str(start), str(end)])
+        digest = hashlib.sha256(raw.encode()).hexdigest()[:16]
+        return self.root / source / f"{symbol}_{digest}"
+
+    def get(self, source: str, symbol: str, interval: str | None, start, end) -> MarketData | None:
+        base = self._key(source, symbol, interval, start, end)
+        data, meta = base.with_suffix(".parquet"), base.with_suffix(".json")
+        if not (data.exists() and meta.exists()):
+            return None
+        try:
+            info = json.loads(meta.read_text())
+            prov = Provenance.model_validate(info["provenance"])
+            df = pd.read_parquet(data)
+            df.index = pd.DatetimeIndex(df.index).as_unit("ns").rename("timestamp")
+        except Exception as e:  # a damaged cache entry is dropped, never served
+            log.warning("dropping unreadable cache entry %s: %s", base.name, e)
+            self._drop(base)
+            return None
+        if content_hash(df) != prov.sha256:
+            log.warning("dropping cache entry %s: content does not match its hash", base.name)
+            self._drop(base)
+            return None
+        kind: Kind = info["kind"]
+        return MarketData(symbol=symbol, kind=kind, interval=info["interval"], frame=df, provenance=prov)
+
+    def put(self, md: MarketData, source: str, symbol: str, interval: str | None, start, end) -> None:
+        base = self._key(source, symbol, interval, start, end)
+        base.parent.mkdir(parents=True, exist_ok=True)
+        tmp = base.with_suffix(".parquet.tmp")
+        md.frame.to_parquet(tmp)
+        tmp.replace(base.with_suffix(".parquet"))
+        base.with_suffix(".json").write_text(
+            json.dumps({"kind": md.kind, "interval": md.interval, "provenance": md.provenance.model_dump()}, indent=2)
+        )
+
+    @staticmethod
+    def _drop(base: Path) -> None:
+        for suffix in (".parquet", ".json"):
+            base.with_suffix(suffix).unlink(missing_ok=True)
+
+    def clear(self) -> int:
+        n = 0
+        for p in self.root.rglob("*.parquet"):
+            p.unlink()
+            p.with_suffix(".json").unlink(missing_ok=True)
+            n += 1
+        return n

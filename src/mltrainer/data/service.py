@@ -1,0 +1,152 @@
+"""The data service: one door to every source, with compliance, cache and audit.
+
+``fetch`` checks the source id against the policy, serves from the Parquet cache when it
+can, verifies the data's provenance hash, and writes a ``data.fetch`` audit record.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from ..errors import DataError
+from .bundled import BUNDLED, BundledSource
+from .cache import ParquetCache
+from .files import FileSource
+from .fred import FredSource
+from .market import MarketData
+from .polygon import PolygonSource
+
+if TYPE_CHECKING:
+    from ..audit import AuditLog
+    from ..compliance import ComplianceGateway
+    from ..settings import Settings
+
+__all__ = ["DataService", "CatalogueEntry", "ALIASES"]
+
+log = logging.getLogger(__name__)
+
+# Common names users type for bundled symbols.
+ALIASES = {
+    "SP500": "SPX", "S&P500": "SPX", "S&P 500": "SPX", "^GSPC": "SPX", "GSPC": "SPX", "SPX500": "SPX",
+    "NDX": "NASDAQ", "COMP": "NASDAQ", "^IXIC": "NASDAQ", "IXIC": "NASDAQ",
+    "^VIX": "VIX", "GOOGL": "GOOG", "BTC": "BTCUSD", "BTC-USD": "BTCUSD", "EUR/USD": "EURUSD",
+    "WTI": "DCOILWTICO", "FAMA-FRENCH": "FF3", "FAMA_FRENCH": "FF3",
+}
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    symbol: str
+    source: str
+    kind: str
+    interval: str
+    first: str
+    last: str
+    rows: int
+    dataset: str
+    description: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class DataService:
+    def __init__(self, settings: Settings, gateway: ComplianceGateway, audit: AuditLog | None = None):
+        self._gateway = gateway
+        self._audit = audit
+        self.cache = ParquetCache(settings.cache_dir)
+        self.files = FileSource(settings.imports_dir)
+        self.bundled = BundledSource()
+        key = settings.polygon_api_key.get_secret_value() if settings.polygon_api_key else None
+        fkey = settings.fred_api_key.get_secret_value() if settings.fred_api_key else None
+        self.sources = {
+            "bundled": self.bundled,
+            "polygon": PolygonSource(key, settings.polygon_base_url, settings.http_timeout_s, settings.http_retries),
+            "fred": FredSource(fkey, settings.fred_base_url, settings.http_timeout_s, settings.http_retries),
+            "file": self.files,
+        }
+        self._catalogue: list[CatalogueEntry] | None = None
+
+    # -- symbols -------------------------------------------------------------------
+    def local_symbols(self) -> list[str]:
+        """Symbols available without a network: bundled plus imported files."""
+        return list(BUNDLED) + [s for s in self.files.symbols() if s not in BUNDLED]
+
+    def resolve_symbol(self, text: str, source: str = "bundled") -> str:
+        """Map user text to a catalogue symbol, or raise with suggestions."""
+        if not isinstance(text, str) or not text.strip():
+            raise DataError("no symbol given")
+        sym = text.strip().upper()
+        if source in ("polygon", "fred"):
+            return sym
+        known = self.bundled.symbols() if source == "bundled" else self.files.symbols()
+        if sym in known:
+            return sym
+        if source == "bundled" and ALIASES.get(sym) in known:
+            return ALIASES[sym]
+        close = difflib.get_close_matches(sym, known, n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; run 'mltrainer data list' to see what is available"
+        raise DataError(f"unknown symbol '{text}' for source '{source}'{hint}")
+
+    def is_symbol(self, text: str) -> bool:
+        up = text.strip().upper()
+        return up in BUNDLED or up in ALIASES or up in self.files.symbols()
+
+    # -- catalogue -------------------------------------------------------------------
+    def catalogue(self) -> list[CatalogueEntry]:
+        if self._catalogue is None:
+            out = []
+            for sym, entry in BUNDLED.items():
+                md = self.bundled.fetch(sym)
+                p = md.provenance
+                out.append(CatalogueEntry(sym, "bundled", entry.kind, entry.interval, p.first[:10], p.last[:10], p.rows, entry.dataset, entry.description))
+            self._catalogue = out
+        imported = []
+        for sym in self.files.symbols():
+            p = self.files.provenance(sym)
+            if p is not None:
+                imported.append(CatalogueEntry(sym, "file", "imported", p.interval, (p.first or "")[:10], (p.last or "")[:10], p.rows, p.dataset, f"imported from {p.vendor}"))
+        return self._catalogue + imported
+
+    # -- fetching ----------------------------------------------------------------------
+    def fetch(
+        self,
+        symbol: str,
+        source: str = "bundled",
+        start=None,
+        end=None,
+        interval: str | None = None,
+        actor: str = "system",
+        use_cache: bool = True,
+    ) -> MarketData:
+        self._gateway.require_source(source, actor=actor)
+        src = self.sources.get(source)
+        if src is None:  # allowed by a custom policy but not implemented here
+            raise DataError(f"source '{source}' is allowed by the policy but has no implementation")
+        sym = self.resolve_symbol(symbol, source)
+        md = self.cache.get(source, sym, interval, start, end) if use_cache and source != "file" else None
+        hit = md is not None
+        if md is None:
+            md = src.fetch(sym, start=start, end=end, interval=interval)
+            if use_cache and source != "file":
+                self.cache.put(md, source, sym, interval, start, end)
+        self._gateway.require_data(md, actor=actor)
+        if self._audit is not None:
+            self._audit.append(
+                "data.fetch",
+                {"symbol": sym, "source": source, "start": str(start), "end": str(end), "interval": md.interval,
+                 "rows": md.provenance.rows, "sha256": md.provenance.sha256, "cache_hit": hit},
+                actor=actor,
+            )
+        return md
+
+    def import_file(self, path, symbol: str, vendor: str, replace: bool = False, actor: str = "user") -> MarketData:
+        self._gateway.require_source("file", actor=actor)
+        self._gateway.require_text(vendor, actor=actor)
+        md = self.files.import_file(path, symbol, vendor, replace=replace)
+        if self._audit is not None:
+            self._audit.append("data.import", md.provenance.model_dump(), actor=actor)
+        return md
