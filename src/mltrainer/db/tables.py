@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, Float, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "AuditRecordRow", "AuditHeadRow", "TrialRow"]
+__all__ = ["Base", "AuditRecordRow", "AuditHeadRow", "TrialRow", "GoalRow", "MemoryMessageRow"]
 
 
 class Base(DeclarativeBase):
@@ -58,3 +58,37 @@ class TrialRow(Base):
     sharpe: Mapped[float | None] = mapped_column(Float, nullable=True)
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class GoalRow(Base):
+    """One research goal; at most one row has status ``active`` (see :mod:`mltrainer.goals`)."""
+
+    __tablename__ = "goals"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    components: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_by: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # active|archived
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class MemoryMessageRow(Base):
+    """One remembered message. On SQLite the FTS5 table ``memory_fts`` mirrors
+    ``content`` and ``topics`` through triggers (migration 0003)."""
+
+    __tablename__ = "memory_messages"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    role: Mapped[str] = mapped_column(String(16), index=True)
+    content: Mapped[str] = mapped_column(Text)
+    topics: Mapped[list] = mapped_column(JSON)
+    importance: Mapped[float] = mapped_column(Float)
+    compliance_flags: Mapped[list] = mapped_column(JSON)
+    goal_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
+    # "metadata" is reserved on declarative classes, so the attribute is ``meta``.
+    meta: Mapped[dict] = mapped_column("metadata", JSON)

@@ -1,0 +1,57 @@
+"""``mltrainer financial``: pricing, portfolio and risk models."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from ._common import console, print_json
+
+sub_app = typer.Typer(help="Financial models (pricing, portfolio, risk).", no_args_is_help=True)
+
+
+def _value(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        if "," in text:
+            return [t.strip() for t in text.split(",") if t.strip()]
+        return text
+
+
+@sub_app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    ctx: typer.Context,
+    model_id: str = typer.Argument(..., help="Financial model id, e.g. black_scholes."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Run a financial model: ``mltrainer financial run black_scholes --spot 100 --strike 100``."""
+    from ._common import make_app
+    from ..executor import UnifiedExecutor
+
+    params: dict = {}
+    args = list(ctx.args)
+    while args:
+        key = args.pop(0)
+        if not key.startswith("--"):
+            raise typer.BadParameter(f"expected --name value, got '{key}'")
+        name = key[2:].replace("-", "_")
+        if not args or args[0].startswith("--"):
+            params[name] = True
+        else:
+            params[name] = _value(args.pop(0))
+    ex = UnifiedExecutor(make_app())
+    res = ex.execute("run_financial", {"model_id": model_id, "params": params}, actor="cli")
+    if not res["success"]:
+        from ..errors import ModelError
+
+        raise ModelError(res["error"])
+    if as_json:
+        print_json(res["data"])
+        return
+    t = Table(title=model_id, show_header=False)
+    for k, v in res["data"]["result"].items():
+        t.add_row(k, json.dumps(v, default=str) if isinstance(v, dict | list) else str(v))
+    console.print(t)

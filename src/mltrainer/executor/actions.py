@@ -1,0 +1,112 @@
+"""The action registry: every action the executor can run, with a pydantic parameter model.
+
+Agent tools and API endpoints are derived from these models (JSON schema), so parameters
+are validated the same way whoever calls. Nothing here evaluates text as code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Action",
+    "ActionRegistry",
+    "TrainModelParams",
+    "CompareModelsParams",
+    "RunFinancialParams",
+    "ListModelsParams",
+    "ListSymbolsParams",
+    "TrialStatusParams",
+    "DataSummaryParams",
+]
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _TrialFields(_Params):
+    symbol: str = Field(description="catalogue symbol, e.g. SPX, AAPL, GOOG")
+    source: str = Field("bundled", description="data source id: bundled, polygon, fred or file")
+    start: date | None = Field(None, description="first date, YYYY-MM-DD")
+    end: date | None = Field(None, description="last date, YYYY-MM-DD")
+    horizon: int = Field(10, ge=1, le=500, description="label horizon in bars")
+    feature_set: Literal["returns", "basic", "macro"] = "basic"
+    window: Literal["expanding", "rolling"] = "expanding"
+    window_size: int = Field(504, ge=30)
+    refit_every: int = Field(21, ge=1)
+    position_rule: Literal["sign", "threshold", "long_only", "vol_target"] = "sign"
+    commission_bps: float = Field(1.0, ge=0, le=500)
+    slippage_bps: float = Field(1.0, ge=0, le=500)
+    max_folds: int | None = Field(None, ge=1, description="keep only the last N folds for a quick run")
+
+
+class TrainModelParams(_TrialFields):
+    model_id: str = Field(description="registry model id, e.g. random_forest, lightgbm, ridge")
+    params: dict[str, Any] = Field(default_factory=dict, description="model parameter overrides")
+
+
+class CompareModelsParams(_TrialFields):
+    model_ids: list[str] = Field(min_length=2, max_length=20)
+
+
+class RunFinancialParams(_Params):
+    model_id: str = Field(description="financial model id, e.g. black_scholes, portfolio_hrp")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ListModelsParams(_Params):
+    family: str | None = None
+    task: str | None = None
+
+
+class ListSymbolsParams(_Params):
+    kind: str | None = Field(None, description="ohlcv, price, economic, factors")
+
+
+class TrialStatusParams(_Params):
+    trial_id: str
+
+
+class DataSummaryParams(_Params):
+    symbol: str
+    source: str = "bundled"
+    start: date | None = None
+    end: date | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    description: str
+    params: type[BaseModel]
+    handler: Callable[[BaseModel], dict[str, Any]]
+    fixed: dict[str, Any] | None = None
+    """Parameters bound by a dynamic action (``train_model_ridge`` fixes model_id)."""
+
+
+class ActionRegistry:
+    def __init__(self) -> None:
+        self._actions: dict[str, Action] = {}
+
+    def register(self, action: Action) -> None:
+        if action.name in self._actions:
+            raise ValueError(f"action '{action.name}' registered twice")
+        self._actions[action.name] = action
+
+    def get(self, name: str) -> Action | None:
+        return self._actions.get(name)
+
+    def names(self) -> list[str]:
+        return list(self._actions)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._actions
+
+    def __len__(self) -> int:
+        return len(self._actions)

@@ -1,0 +1,268 @@
+"""The unified executor: one place that runs actions for the CLI, the API and the agent.
+
+Every registry model is an action ``train_model_<id>`` and every financial model an
+action ``run_financial_<id>``, next to the compact actions (``train_model``,
+``start_trial``, ``compare_models``, ``run_financial``, ``list_models``, ``list_symbols``,
+``trial_status``, ``data_summary``). ``execute`` validates parameters with the action's
+pydantic model and the compliance gateway, runs it, and returns
+``{"success", "data", "error", "action"}``; failures are explicit, never a plausible
+number. Long trials can run in the background (``start_trial``) on a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cached_property, partial
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import MLTrainerError, NotFound
+from ..trials.engine import WalkForwardEngine
+from ..trials.runner import TrialRunner
+from ..trials.spec import TrialSpec
+from ..trials.store import TrialStore
+from .actions import (
+    Action,
+    ActionRegistry,
+    CompareModelsParams,
+    DataSummaryParams,
+    ListModelsParams,
+    ListSymbolsParams,
+    RunFinancialParams,
+    TrainModelParams,
+    TrialStatusParams,
+)
+
+if TYPE_CHECKING:
+    from ..app import App
+    from ..models.registry import Registry
+
+__all__ = ["UnifiedExecutor"]
+
+log = logging.getLogger(__name__)
+
+_SPEC_FIELDS = set(TrialSpec.model_fields)
+
+
+def _error_text(e: Exception) -> str:
+    if isinstance(e, ValidationError):
+        parts = [f"{'.'.join(map(str, err['loc'])) or 'params'}: {err['msg']}" for err in e.errors()]
+        return "invalid parameters: " + "; ".join(parts)
+    return str(e)
+
+
+class UnifiedExecutor:
+    def __init__(self, app: App, registry: Registry | None = None, workers: int = 1):
+        from ..models.registry import build_registry
+
+        self.app = app
+        self.registry = registry or build_registry()
+        self.store = TrialStore(app.engine)
+        self.engine = WalkForwardEngine(self.registry, self._fetch)
+        self.runner = TrialRunner(self.engine, self.store, app.audit)
+        self.actions = ActionRegistry()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlt-trial")
+        self._jobs: dict[str, Future] = {}
+        self._lock = threading.Lock()
+        self.goal_id: str | None = None
+        """The goal in force; trials are counted toward it for the deflated Sharpe ratio."""
+        self._register_builtin()
+
+    # -- data access for the engine (compliance checked by the data service) ------------
+    def _fetch(self, symbol, source="bundled", start=None, end=None, interval=None):
+        return self.app.data.fetch(symbol, source=source, start=start, end=end, interval=interval, actor="executor")
+
+    @cached_property
+    def financial(self):
+        from .. import financial
+
+        return financial
+
+    # -- registry -------------------------------------------------------------------------
+    def _register_builtin(self) -> None:
+        reg = self.actions.register
+        reg(Action("train_model", "Run a walk-forward trial of a registry model on one symbol and return its metrics.", TrainModelParams, self._train))
+        reg(Action("start_trial", "Start a walk-forward trial in the background; returns the trial id at once.", TrainModelParams, self._start))
+        reg(Action("compare_models", "Run the same walk-forward trial for several models and rank them by Sharpe.", CompareModelsParams, self._compare))
+        reg(Action("run_financial", "Run a financial model (pricing, portfolio, risk).", RunFinancialParams, self._financial))
+        reg(Action("list_models", "List registry models, optionally by family or task.", ListModelsParams, self._list_models))
+        reg(Action("list_symbols", "List the symbols available offline.", ListSymbolsParams, self._list_symbols))
+        reg(Action("trial_status", "Status and metrics of a trial.", TrialStatusParams, self._status))
+        reg(Action("data_summary", "Summary and provenance of one symbol's data.", DataSummaryParams, self._data_summary))
+        for spec in self.registry:
+            reg(Action(f"train_model_{spec.id}", f"Train {spec.id}: {spec.description}", TrainModelParams, self._train, fixed={"model_id": spec.id}))
+        for fid, fspec in self.financial.FINANCIAL.items():
+            reg(Action(f"run_financial_{fid}", fspec.description, RunFinancialParams, self._financial, fixed={"model_id": fid}))
+
+    def register(self, action: Action) -> None:
+        """Add an action from a higher layer (the agent adds goal and memory actions)."""
+        self.actions.register(action)
+
+    def list_actions(self) -> list[str]:
+        return self.actions.names()
+
+    # -- the door ---------------------------------------------------------------------------
+    def execute(self, name: str, params: dict[str, Any] | None = None, actor: str = "system") -> dict[str, Any]:
+        params = dict(params or {})
+        action = self.actions.get(name)
+        if action is None:
+            import difflib
+
+            close = difflib.get_close_matches(name, self.actions.names(), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            return self._fail(name, f"unknown action '{name}'{hint}", actor)
+        if action.fixed:
+            params.update(action.fixed)
+        try:
+            self.app.gateway.require_params(params, actor=actor)
+            model = action.params.model_validate(params)
+            data = action.handler(model)
+        except (MLTrainerError, ValidationError) as e:
+            return self._fail(name, _error_text(e), actor)
+        self.app.audit.append("action", {"action": name, "params": params, "success": True}, actor=actor)
+        return {"success": True, "action": name, "data": data, "error": None}
+
+    def _fail(self, name: str, error: str, actor: str) -> dict[str, Any]:
+        self.app.audit.append("action", {"action": name, "success": False, "error": error}, actor=actor)
+        return {"success": False, "action": name, "data": None, "error": error}
+
+    def execute_model_training(self, model_id: str, symbol: str, data_source: str = "bundled", **params: Any) -> dict[str, Any]:
+        """Train ``model_id`` on ``symbol``: ``{"success", "data", "model_id", "error"}``.
+
+        Keyword arguments that are trial settings (``horizon``, ``start``...) go to the
+        trial; names of the model's own parameters go to the model; anything else is an
+        error naming the valid choices.
+        """
+        try:
+            spec = self.registry.get(model_id)
+            trial: dict[str, Any] = {"model_id": model_id, "symbol": symbol, "source": data_source}
+            model_params = dict(params.pop("params", {}) or {})
+            for k, v in params.items():
+                if k in TrainModelParams.model_fields:
+                    trial[k] = v
+                elif k in spec.defaults:
+                    model_params[k] = v
+                else:
+                    spec.params({k: v})  # raises ModelError naming valid parameters
+            trial["params"] = model_params
+        except MLTrainerError as e:
+            out = self._fail(f"train_model_{model_id}", str(e), "api")
+            return {"success": False, "data": None, "model_id": model_id, "error": out["error"]}
+        res = self.execute("train_model", trial, actor="api")
+        return {"success": res["success"], "data": res["data"], "model_id": model_id, "error": res["error"]}
+
+    # -- handlers ---------------------------------------------------------------------------
+    def _spec(self, p: BaseModel, model_id: str, params: dict[str, Any] | None = None) -> TrialSpec:
+        fields = {k: v for k, v in p.model_dump().items() if k in _SPEC_FIELDS and k not in ("model_id", "params")}
+        fields["symbol"] = self.app.data.resolve_symbol(fields["symbol"], fields.get("source", "bundled"))
+        return TrialSpec(model_id=model_id, params=params or {}, **fields)
+
+    def _summary(self, trial_id: str, result) -> dict[str, Any]:
+        return {
+            "trial_id": trial_id,
+            "model_id": result.spec.model_id,
+            "symbol": result.spec.symbol,
+            "horizon": result.spec.horizon,
+            "metrics": result.metrics,
+            "benchmark": result.benchmark,
+            "folds": len(result.folds),
+            "data_sha256": result.data_sha256,
+            "spec_hash": result.spec_hash,
+            "seconds": round(result.timings["total_s"], 3),
+        }
+
+    def run_trial(self, spec: TrialSpec, on_fold=None, study: str | None = None, actor: str = "system"):
+        """Create, run and store a trial; returns ``(trial_id, TrialResult)``."""
+        return self.runner.run(spec, goal_id=self.goal_id, study=study, on_fold=on_fold, actor=actor)
+
+    def _train(self, p: TrainModelParams) -> dict[str, Any]:
+        self.registry.get(p.model_id)
+        tid, result = self.run_trial(self._spec(p, p.model_id, p.params))
+        return self._summary(tid, result)
+
+    def _start(self, p: TrainModelParams) -> dict[str, Any]:
+        self.registry.get(p.model_id)
+        spec = self._spec(p, p.model_id, p.params)
+        goal_id = self.goal_id
+        tid = self.runner.create(spec, goal_id=goal_id)
+
+        def work() -> None:
+            try:
+                self.runner.execute(tid, spec, goal_id=goal_id)
+            except Exception:  # stored as failed by the runner; keep the worker alive
+                log.exception("background trial %s failed", tid)
+
+        with self._lock:
+            self._jobs[tid] = self._pool.submit(work)
+        return {"trial_id": tid, "status": "queued"}
+
+    def wait(self, trial_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """Block until a background trial ends; returns its status."""
+        fut = self._jobs.get(trial_id)
+        if fut is not None:
+            fut.result(timeout=timeout)
+        return self._status(TrialStatusParams(trial_id=trial_id))
+
+    def _compare(self, p: CompareModelsParams) -> dict[str, Any]:
+        rows, errors = [], {}
+        for mid in dict.fromkeys(p.model_ids):
+            try:
+                self.registry.get(mid)
+                tid, res = self.run_trial(self._spec(p, mid))
+                rows.append(self._summary(tid, res))
+            except MLTrainerError as e:
+                errors[mid] = str(e)
+        if not rows:
+            raise NotFound("no model could be run: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
+        rows.sort(key=lambda r: -(r["metrics"].get("sharpe") if r["metrics"].get("sharpe") is not None else float("-inf")))
+        return {"ranking": rows, "errors": errors, "best": rows[0]["model_id"]}
+
+    def _financial(self, p: RunFinancialParams) -> dict[str, Any]:
+        fetch = partial(self._fin_fetch)
+        return {"model_id": p.model_id, "result": self.financial.run_financial(p.model_id, fetch, **p.params)}
+
+    def _fin_fetch(self, symbol: str, start=None, end=None):
+        return self._fetch(symbol, start=start, end=end)
+
+    def _list_models(self, p: ListModelsParams) -> dict[str, Any]:
+        specs = self.registry.filter(family=p.family, task=p.task)
+        models = [{"id": s.id, "family": s.family, "task": s.task, "description": s.description, "available": s.available} for s in specs]
+        fin = [
+            {"id": fid, "family": f.category, "task": f.task, "description": f.description, "available": True}
+            for fid, f in self.financial.FINANCIAL.items()
+            if (p.task is None or f.task == p.task) and (p.family is None or f.category == p.family)
+        ]
+        return {"models": models + fin, "count": len(models) + len(fin)}
+
+    def _list_symbols(self, p: ListSymbolsParams) -> dict[str, Any]:
+        entries = [e.to_dict() for e in self.app.data.catalogue() if p.kind is None or e.kind == p.kind]
+        return {"symbols": entries, "count": len(entries)}
+
+    def _status(self, p: TrialStatusParams) -> dict[str, Any]:
+        d = self.store.get(p.trial_id)
+        res = d.pop("result", None) or {}
+        d.pop("spec", None)
+        d["metrics"] = res.get("metrics")
+        d["benchmark"] = res.get("benchmark")
+        return d
+
+    def _data_summary(self, p: DataSummaryParams) -> dict[str, Any]:
+        md = self.app.data.fetch(p.symbol, source=p.source, start=p.start, end=p.end, actor="executor")
+        r = md.close.pct_change().dropna()
+        return {
+            "symbol": md.symbol,
+            "kind": md.kind,
+            "rows": md.provenance.rows,
+            "first": md.provenance.first,
+            "last": md.provenance.last,
+            "last_close": float(md.close.iloc[-1]),
+            "mean_return": float(r.mean()) if len(r) else None,
+            "volatility": float(r.std()) if len(r) > 1 else None,
+            "sha256": md.provenance.sha256,
+        }
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True)

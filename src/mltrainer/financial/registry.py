@@ -1,0 +1,110 @@
+"""``FINANCIAL[id] -> FinancialSpec`` and :func:`run_financial`, the one way to run them.
+
+``run_financial`` validates parameters with the spec's pydantic model, runs it, and returns a
+JSON-safe dict: the model's results plus ``"model"``, ``"params"`` (the validated values,
+defaults included) and ``"notes"``. Any value that came out NaN or infinite is ``None`` with
+a note naming it.
+
+Example::
+
+    from mltrainer.data.bundled import BundledSource
+    fetch = lambda s, a, b: BundledSource().fetch(s, start=a, end=b)
+    run_financial("black_scholes", fetch, spot=100, strike=100, rate=0.05, volatility=0.2)
+    # {"price": 10.4506..., "delta": 0.6368..., ...}
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import MLTrainerError, ModelError, NotFound
+from . import factors, portfolio, pricing, risk
+from .base import Fetch, FinancialSpec, to_jsonable
+
+__all__ = ["FINANCIAL", "run_financial", "suggest"]
+
+
+def _build() -> dict[str, FinancialSpec]:
+    out: dict[str, FinancialSpec] = {}
+    for module in (pricing, portfolio, risk, factors):
+        for spec in module.SPECS:
+            if spec.id in out:
+                raise ValueError(f"duplicate financial model id '{spec.id}'")
+            out[spec.id] = spec
+    return out
+
+
+FINANCIAL: dict[str, FinancialSpec] = _build()
+
+
+def suggest(text: str, n: int = 3) -> list[str]:
+    """Close ids for a mistyped one: ``suggest("black-scholes") -> ["black_scholes"]``."""
+    key = str(text).strip().lower().replace("-", "_").replace(" ", "_")
+    return difflib.get_close_matches(key, list(FINANCIAL), n=n, cutoff=0.5)
+
+
+def _validation_message(model_id: str, err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"]) or "parameters"
+        parts.append(f"{loc}: {e['msg']}")
+    return f"invalid parameters for '{model_id}': " + "; ".join(parts)
+
+
+def _validate(spec: FinancialSpec, params: dict[str, Any]):
+    fields = spec.params.model_fields
+    for name in params:
+        if name not in fields:
+            close = difflib.get_close_matches(name, list(fields), n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            raise ModelError(
+                f"financial model '{spec.id}' has no parameter '{name}'; {hint}"
+                f"valid: {', '.join(fields)}"
+            )
+    try:
+        return spec.params.model_validate(params)
+    except ValidationError as e:
+        raise ModelError(_validation_message(spec.id, e)) from e
+
+
+def run_financial(model_id: str, fetch: Fetch, **params: Any) -> dict:
+    """Run financial model ``model_id`` with ``params``; return a JSON-serialisable dict.
+
+    Raises :class:`NotFound` for an unknown id (with close matches), :class:`ModelError` for
+    bad parameters or a failed computation, and lets :class:`DataError` and other
+    mlTrainer errors from ``fetch`` through unchanged.
+    """
+    spec = FINANCIAL.get(model_id)
+    if spec is None:
+        close = suggest(model_id)
+        hint = (
+            f"; did you mean {', '.join(close)}?"
+            if close
+            else f"; available: {', '.join(sorted(FINANCIAL))}"
+        )
+        raise NotFound(f"unknown financial model '{model_id}'{hint}")
+    validated = _validate(spec, params)
+    try:
+        raw = spec.run(validated, fetch)
+    except MLTrainerError:
+        raise
+    except Exception as e:  # library failures (solver, linear algebra, scipy) become ModelError
+        raise ModelError(f"financial model '{model_id}' failed: {type(e).__name__}: {e}") from e
+    notes = list(raw.pop("notes", []) or [])
+    undefined: list[str] = []
+    result = to_jsonable(raw, "", undefined)
+    for path in undefined:
+        leaf = path.rsplit(".", 1)[-1].split("[", 1)[0]
+        if not any(leaf in n for n in notes):
+            notes.append(f"{path} is undefined for these inputs (the computation gave NaN)")
+    return {
+        "model": spec.id,
+        "category": spec.category,
+        "task": spec.task,
+        **result,
+        "params": validated.model_dump(mode="json"),
+        "notes": notes,
+    }

@@ -1,0 +1,312 @@
+"""The walk-forward engine: time-ordered folds, purged training windows, net returns.
+
+For a fold whose test rows start at position ``s`` the model is trained on rows ``i`` with
+``i < s - purge - embargo`` (``purge`` defaults to the label horizon ``h``), so no training
+label window ``(i, i + h]`` reaches into the test fold. Rolling windows keep the last
+``window_size`` of those rows; expanding windows keep them all and start once
+``window_size`` rows are available. The model is refit before every fold of
+``refit_every`` bars.
+
+A prediction at bar ``t`` becomes a position held from the close of ``t`` to the close of
+``t + 1``; its return is ``position_t * (close[t+1] / close[t] - 1)``, less costs of
+``|position_t - position_{t-1}| * (commission_bps + slippage_bps) / 1e4``. Buy-and-hold
+over the same bars is the benchmark.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import platform
+import time
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..data.intervals import periods_per_year
+from ..data.market import MarketData
+from ..errors import MLTrainerError, ModelError, TrialError
+from ..features import build_features, make_labels, price_inputs
+from ..models.base import ModelSpec
+from ..models.registry import Registry
+from . import metrics as M
+from .spec import FoldResult, TrialResult, TrialSpec
+
+__all__ = ["WalkForwardEngine", "Fold", "plan_folds", "TRIAL_TASKS"]
+
+log = logging.getLogger(__name__)
+
+TRIAL_TASKS = ("regression", "classification", "forecast", "volatility", "strategy")
+Fetch = Callable[..., MarketData]
+OnFold = Callable[[int, int], None]
+
+
+class Fold:
+    """Row positions of one fold: train ``[lo, hi)``, test ``[s, e)``."""
+
+    __slots__ = ("lo", "hi", "s", "e")
+
+    def __init__(self, lo: int, hi: int, s: int, e: int):
+        self.lo, self.hi, self.s, self.e = lo, hi, s, e
+
+
+def plan_folds(n: int, spec: TrialSpec) -> list[Fold]:
+    """The folds for ``n`` usable rows; raises :class:`TrialError` when there are none."""
+    gap = spec.effective_purge + spec.embargo
+    first = spec.window_size + gap
+    if first >= n:
+        raise TrialError(
+            f"not enough data: {n} usable bars, but the first fold needs {spec.window_size} "
+            f"training bars + {gap} purge/embargo bars; widen the date range or lower window_size"
+        )
+    folds = []
+    for s in range(first, n, spec.refit_every):
+        hi = s - gap
+        lo = max(0, hi - spec.window_size) if spec.window == "rolling" else 0
+        folds.append(Fold(lo, hi, s, min(s + spec.refit_every, n)))
+    if spec.max_folds:
+        folds = folds[-spec.max_folds :]
+    return folds
+
+
+def _versions(mspec: ModelSpec) -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("mltrainer", "numpy", "pandas", "scikit-learn", mspec.library):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def _f(x: float) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+class WalkForwardEngine:
+    """Runs :class:`TrialSpec` s. ``fetch(symbol, source=, start=, end=, interval=)`` must
+    return compliance-checked :class:`MarketData` (the data service's ``fetch``)."""
+
+    def __init__(self, registry: Registry, fetch: Fetch):
+        self.registry = registry
+        self.fetch = fetch
+
+    # -- inputs ------------------------------------------------------------------------
+    def _inputs(self, spec: TrialSpec, mspec: ModelSpec) -> tuple[MarketData, pd.DataFrame, pd.Series, pd.Series]:
+        md = self.fetch(spec.symbol, source=spec.source, start=spec.start, end=spec.end, interval=spec.interval)
+        if "close" not in md.frame:
+            raise TrialError(f"{md.symbol} is a {md.kind} series; trials need prices (try SPX, AAPL, GOOG)")
+        if mspec.inputs == "prices":
+            X = price_inputs(md)
+        else:
+            X = build_features(
+                md,
+                spec.feature_set,
+                fetch=lambda s: self.fetch(s, source="bundled", start=None, end=spec.end),
+            )
+        close = md.frame["close"]
+        labels = make_labels(close, spec.horizon)
+        next_ret = close.shift(-1) / close - 1
+        keep = X.notna().all(axis=1).to_numpy()
+        return md, X.loc[keep], labels.loc[keep], next_ret.loc[keep]
+
+    # -- signals -> positions ---------------------------------------------------------------
+    @staticmethod
+    def _positions(spec: TrialSpec, task: str, pred: np.ndarray, bar_vol: np.ndarray, ppy: float) -> np.ndarray:
+        per_bar_target = spec.vol_target / math.sqrt(ppy)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if task == "volatility":
+                scale = np.where(pred > 0, per_bar_target / pred, 0.0)
+                return np.clip(np.nan_to_num(scale), 0.0, spec.max_leverage)
+            signal = 2.0 * pred - 1.0 if task == "classification" else pred
+            if task == "strategy":
+                pos = np.clip(signal, -1.0, 1.0)
+                if spec.position_rule == "long_only":
+                    pos = np.clip(pos, 0.0, 1.0)
+                elif spec.position_rule == "threshold":
+                    pos = np.where(np.abs(pos) > spec.threshold, pos, 0.0)
+            elif spec.position_rule == "threshold":
+                pos = np.where(np.abs(signal) > spec.threshold, np.sign(signal), 0.0)
+            elif spec.position_rule == "long_only":
+                pos = (signal > spec.threshold).astype(float)
+            else:
+                pos = np.sign(signal)
+            if spec.position_rule == "vol_target":
+                scale = np.where(bar_vol > 0, per_bar_target / bar_vol, 0.0)
+                pos = np.sign(pos) * np.minimum(np.nan_to_num(scale), spec.max_leverage) * np.minimum(np.abs(pos), 1.0)
+        return np.nan_to_num(pos)
+
+    # -- the run ----------------------------------------------------------------------------
+    def run(
+        self,
+        spec: TrialSpec,
+        *,
+        on_fold: OnFold | None = None,
+        n_trials: int = 1,
+        other_sharpes: Sequence[float] = (),
+    ) -> TrialResult:
+        t0 = time.perf_counter()
+        mspec = self.registry.get(spec.model_id)
+        if mspec.task not in TRIAL_TASKS:
+            raise TrialError(f"model '{mspec.id}' is a {mspec.task} model; run it with run_financial")
+        if not mspec.available:
+            raise ModelError(f"model '{mspec.id}' is unavailable: {mspec.install_hint}")
+        params = mspec.params(spec.params)  # validates names before any work
+        if "random_state" in mspec.defaults and "random_state" not in spec.params:
+            params["random_state"] = spec.seed
+        md, X, labels, next_ret = self._inputs(spec, mspec)
+        t_data = time.perf_counter()
+        ppy = periods_per_year(md.interval)
+        folds = plan_folds(len(X), spec)
+        y_all = (labels > 0).astype(int) if mspec.task == "classification" else labels
+        r1 = X["ret_1"] if "ret_1" in X else md.frame["close"].pct_change(fill_method=None).reindex(X.index)
+        bar_vol = r1.rolling(20, min_periods=5).std().to_numpy()
+
+        n_test = folds[-1].e - folds[0].s
+        preds = np.full(n_test, np.nan)
+        fold_info: list[tuple] = []
+        fit_s = pred_s = 0.0
+        base = folds[0].s
+        for k, f in enumerate(folds):
+            train = slice(f.lo, f.hi)
+            y_tr = y_all.iloc[train]
+            ok = y_tr.notna().to_numpy()
+            X_tr, y_tr = X.iloc[train].loc[ok], y_tr.loc[ok]
+            if len(X_tr) < 10 or (mspec.task == "classification" and y_tr.nunique() < 2):
+                raise TrialError(f"fold {k}: too few usable training rows ({len(X_tr)}) or a single class")
+            model = mspec.build(**params)
+            ts = time.perf_counter()
+            try:
+                model.fit(X_tr, y_tr)
+                tp = time.perf_counter()
+                if mspec.sequential:
+                    p = np.asarray(model.predict(X.iloc[f.lo : f.e]), dtype=float)[-(f.e - f.s) :]
+                else:
+                    p = np.asarray(model.predict(X.iloc[f.s : f.e]), dtype=float)
+            except MLTrainerError:
+                raise
+            except Exception as e:  # library errors are translated at this edge
+                raise ModelError(f"model '{mspec.id}' failed in fold {k}: {type(e).__name__}: {e}") from e
+            te = time.perf_counter()
+            fit_s += tp - ts
+            pred_s += te - tp
+            if p.shape != (f.e - f.s,):
+                raise ModelError(f"model '{mspec.id}' returned {p.shape} predictions for {f.e - f.s} rows")
+            if not np.isfinite(p).all():
+                raise ModelError(f"model '{mspec.id}' produced non-finite predictions in fold {k}")
+            preds[f.s - base : f.e - base] = p
+            fold_info.append((k, f, X_tr.index[0], X_tr.index[-1], len(X_tr), te - ts))
+            if on_fold:
+                on_fold(k + 1, len(folds))
+
+        idx = X.index[base : folds[-1].e]
+        pos = self._positions(spec, mspec.task, preds, bar_vol[base : folds[-1].e], ppy)
+        nr = next_ret.iloc[base : folds[-1].e].to_numpy()
+        lab = labels.iloc[base : folds[-1].e].to_numpy()
+        real = ~np.isnan(nr)  # the last bar has no next bar
+        turnover = np.abs(np.diff(np.concatenate([[0.0], pos])))
+        cost = turnover * (spec.commission_bps + spec.slippage_bps) / 1e4
+        net = pos * np.nan_to_num(nr) - cost
+        strat, bh = net[real], nr[real]
+        fold_rows = [
+            self._fold_row(k, f, X, t_lo, t_hi, n_tr, secs, net, preds, lab, real, base, ppy)
+            for k, f, t_lo, t_hi, n_tr, secs in fold_info
+        ]
+        sharpes = [s for s in other_sharpes if s is not None]
+        metrics = self._metrics(strat, pos[real], turnover[real], preds, lab, mspec.task, ppy, n_trials, sharpes, nr)
+        benchmark = self._returns_metrics(bh, ppy)
+        eq, bh_eq = np.cumprod(1 + strat), np.cumprod(1 + bh)
+        next_ts = X.index[base + 1 : folds[-1].e + 1] if folds[-1].e < len(X) else X.index[base + 1 : folds[-1].e]
+        eq_ts = [t.isoformat() for t in next_ts][: len(eq)]
+        t_end = time.perf_counter()
+        return TrialResult(
+            spec=spec,
+            spec_hash=spec.spec_hash(),
+            data_sha256=md.provenance.sha256,
+            model_task=mspec.task,
+            metrics=metrics,
+            benchmark=benchmark,
+            folds=fold_rows,
+            equity=list(zip(eq_ts, eq.tolist(), bh_eq.tolist(), strict=False)),
+            predictions=[
+                (t.isoformat(), float(p), float(q), _f(lv))
+                for t, p, q, lv in zip(idx, preds, pos, lab, strict=True)
+            ],
+            versions=_versions(mspec),
+            timings={
+                "data_s": t_data - t0,
+                "fit_s": fit_s,
+                "predict_s": pred_s,
+                "total_s": t_end - t0,
+            },
+            n_trials=n_trials,
+        )
+
+    # -- metrics -----------------------------------------------------------------------------
+    @staticmethod
+    def _returns_metrics(r: np.ndarray, ppy: float) -> dict[str, float | None]:
+        return {
+            "total_return": _f(float(np.prod(1 + r) - 1)) if r.size else None,
+            "cagr": _f(M.annual_return(r, ppy)),
+            "volatility": _f(M.annual_volatility(r, ppy)),
+            "sharpe": _f(M.sharpe_ratio(r, ppy)),
+            "sortino": _f(M.sortino_ratio(r, ppy)),
+            "max_drawdown": _f(M.max_drawdown(r)),
+            "calmar": _f(M.calmar_ratio(r, ppy)),
+        }
+
+    def _metrics(self, strat, pos, turnover, preds, lab, task, ppy, n_trials, other_sharpes, nr) -> dict[str, float | None]:
+        out = self._returns_metrics(strat, ppy)
+        active = (pos != 0) & (strat != 0)
+        out["hit_rate"] = _f(float(np.mean(strat[active] > 0))) if active.any() else None
+        target = np.abs(lab) if task == "volatility" else lab
+        ok = ~np.isnan(target)
+        if ok.sum() > 2 and np.std(preds[ok]) > 0 and np.std(target[ok]) > 0:
+            out["ic"] = _f(float(np.corrcoef(preds[ok], target[ok])[0, 1]))
+            out["rank_ic"] = _f(float(stats.spearmanr(preds[ok], target[ok]).statistic))
+        else:
+            out["ic"] = out["rank_ic"] = None
+        out["turnover"] = _f(float(np.mean(turnover) * ppy)) if turnover.size else None
+        out["exposure"] = _f(float(np.mean(np.abs(pos)))) if pos.size else None
+        out["trade_count"] = float(np.count_nonzero(turnover))
+        out["n_bars"] = float(strat.size)
+        if task == "classification" and ok.any():
+            y = (lab[ok] > 0).astype(int)
+            out["accuracy"] = _f(float(np.mean((preds[ok] > 0.5).astype(int) == y)))
+            if 0 < y.sum() < y.size:
+                from sklearn.metrics import roc_auc_score
+
+                out["auc"] = _f(float(roc_auc_score(y, preds[ok])))
+            else:
+                out["auc"] = None
+        out["psr"] = _f(M.probabilistic_sharpe_ratio(strat))
+        out["dsr"] = _f(M.deflated_sharpe_ratio(strat, n_trials, other_sharpes))
+        per_period = M.sharpe_ratio(strat, 1.0)
+        out["sharpe_per_period"] = _f(per_period)
+        return out
+
+    @staticmethod
+    def _fold_row(k, f: Fold, X, t_lo, t_hi, n_tr, secs, net, preds, lab, real, base, ppy) -> FoldResult:
+        sl = slice(f.s - base, f.e - base)
+        r = net[sl][real[sl]]
+        p, y = preds[sl], lab[sl]
+        ok = ~np.isnan(y)
+        ic = None
+        if ok.sum() > 2 and np.std(p[ok]) > 0 and np.std(y[ok]) > 0:
+            ic = _f(float(np.corrcoef(p[ok], y[ok])[0, 1]))
+        return FoldResult(
+            fold=k,
+            train_start=t_lo.isoformat(),
+            train_end=t_hi.isoformat(),
+            test_start=X.index[f.s].isoformat(),
+            test_end=X.index[f.e - 1].isoformat(),
+            n_train=n_tr,
+            n_test=f.e - f.s,
+            total_return=_f(float(np.prod(1 + r) - 1)) if r.size else None,
+            sharpe=_f(M.sharpe_ratio(r, ppy)),
+            ic=ic,
+            fit_seconds=secs,
+        )

@@ -1,0 +1,54 @@
+"""HTML (Plotly equity and drawdown) and JSON reports of a trial, written side by side."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .spec import TrialResult
+
+__all__ = ["write_report"]
+
+
+def write_report(result: TrialResult, trial_id: str, directory: Path) -> tuple[Path, Path]:
+    """Write ``<id>.html`` and ``<id>.json``; returns both paths. Plotly JS is embedded so
+    the report opens offline."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path = directory / f"{trial_id}.json"
+    json_path.write_text(json.dumps({"trial_id": trial_id, **result.model_dump(mode="json")}, indent=1))
+
+    ts = [e[0] for e in result.equity]
+    eq = np.array([e[1] for e in result.equity])
+    bh = np.array([e[2] for e in result.equity])
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.05)
+    fig.add_trace(go.Scatter(x=ts, y=eq, name=f"{result.spec.model_id} (net)"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=ts, y=bh, name="buy and hold", line={"dash": "dot"}), row=1, col=1)
+    for series, name in ((eq, "strategy drawdown"), (bh, "buy-and-hold drawdown")):
+        dd = series / np.maximum.accumulate(series) - 1 if series.size else series
+        fig.add_trace(go.Scatter(x=ts, y=dd, name=name, fill="tozeroy" if name.startswith("strategy") else None), row=2, col=1)
+    s = result.spec
+    fig.update_layout(
+        title=f"{trial_id}: {s.model_id} on {s.symbol} ({s.source}), horizon {s.horizon}, {s.window} window",
+        height=700,
+        template="plotly_white",
+    )
+    fig.update_yaxes(title_text="equity", row=1, col=1)
+    fig.update_yaxes(title_text="drawdown", tickformat=".0%", row=2, col=1)
+    rows = "".join(
+        f"<tr><td>{k}</td><td>{'' if v is None else f'{v:.4f}'}</td><td>{'' if result.benchmark.get(k) is None else f'{result.benchmark[k]:.4f}'}</td></tr>"
+        for k, v in result.metrics.items()
+    )
+    table = (
+        "<h2>Metrics (out of sample, net of costs)</h2><table border=1 cellpadding=4>"
+        f"<tr><th>metric</th><th>strategy</th><th>buy and hold</th></tr>{rows}</table>"
+        f"<p>data sha256 {result.data_sha256}<br>spec sha256 {result.spec_hash}</p>"
+    )
+    html = fig.to_html(full_html=True, include_plotlyjs=True).replace("</body>", table + "</body>")
+    html_path = directory / f"{trial_id}.html"
+    html_path.write_text(html)
+    return html_path, json_path

@@ -1,0 +1,69 @@
+"""Runs a trial end to end: store row, engine, result, audit record, optional report."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from ..audit import AuditLog
+from ..errors import MLTrainerError
+from .engine import WalkForwardEngine
+from .spec import TrialResult, TrialSpec
+from .store import TrialStore
+
+__all__ = ["TrialRunner"]
+
+log = logging.getLogger(__name__)
+
+
+class TrialRunner:
+    def __init__(self, engine: WalkForwardEngine, store: TrialStore, audit: AuditLog):
+        self.engine = engine
+        self.store = store
+        self.audit = audit
+
+    def create(self, spec: TrialSpec, *, goal_id: str | None = None, study: str | None = None, actor: str = "system") -> str:
+        self.engine.registry.get(spec.model_id)  # unknown models fail before a row exists
+        tid = self.store.create(spec, goal_id=goal_id, study=study)
+        self.audit.append("trial.create", {"trial_id": tid, "spec": spec.canonical(), "goal_id": goal_id, "study": study}, actor=actor)
+        return tid
+
+    def execute(
+        self,
+        trial_id: str,
+        spec: TrialSpec,
+        *,
+        goal_id: str | None = None,
+        study: str | None = None,
+        on_fold: Callable[[int, int], None] | None = None,
+        actor: str = "system",
+    ) -> TrialResult:
+        """Run a created trial; on failure the row is marked failed and the error re-raised."""
+        self.store.set_status(trial_id, "running")
+        others = self.store.study_sharpes(goal_id, study)
+        try:
+            result = self.engine.run(spec, on_fold=on_fold, n_trials=len(others) + 1, other_sharpes=others)
+        except MLTrainerError as e:
+            self.store.fail(trial_id, str(e))
+            self.audit.append("trial.failed", {"trial_id": trial_id, "error": str(e)}, actor=actor)
+            raise
+        except Exception as e:  # an unexpected bug: record it, never report success
+            self.store.fail(trial_id, f"{type(e).__name__}: {e}")
+            self.audit.append("trial.failed", {"trial_id": trial_id, "error": f"{type(e).__name__}: {e}"}, actor=actor)
+            raise
+        self.store.finish(trial_id, result)
+        self.audit.append(
+            "trial.done",
+            {
+                "trial_id": trial_id,
+                "spec_hash": result.spec_hash,
+                "data_sha256": result.data_sha256,
+                "metrics": result.metrics,
+            },
+            actor=actor,
+        )
+        return result
+
+    def run(self, spec: TrialSpec, **kw) -> tuple[str, TrialResult]:
+        tid = self.create(spec, goal_id=kw.get("goal_id"), study=kw.get("study"), actor=kw.get("actor", "system"))
+        return tid, self.execute(tid, spec, **kw)
