@@ -34,7 +34,9 @@ DEFAULT_SOURCES = ("bundled", "polygon", "fred", "file")
 # followed by a few filler words ("synthetic price data", "mock the market data").
 _FAKE = r"(synthetic|fake|fabricated|made[- ]up|dummy|mock(?:ed)?|random|randomly[- ]generated|simulated|artificial|invented|generated)"
 _FILLER = r"(?:\s+(?:the|some|a|an|of|price|market|stock|equity|training|historical|ohlcv?|daily|intraday|time|series))*"
-_NOUN = r"(data|dataset|datasets|prices|price\s+data|quotes|bars|candles|ohlcv?|time\s+series|ticks)"
+_NOUN = (
+    r"(data|dataset|datasets|prices|price\s+data|quotes|bars|candles|ohlcv?|time\s+series|ticks)"
+)
 
 DEFAULT_RULES: dict[str, str] = {
     "fake data": rf"\b{_FAKE}{_FILLER}\s+{_NOUN}\b",
@@ -48,10 +50,10 @@ DEFAULT_RULES: dict[str, str] = {
 class Policy(BaseModel):
     """What the gateway allows. Loadable from TOML::
 
-        allowed_sources = ["bundled", "polygon", "fred", "file"]
-        max_text_chars = 20000
-        [forbidden]
-        "fake data" = '\\b(synthetic|fake)\\s+data\\b'
+    allowed_sources = ["bundled", "polygon", "fred", "file"]
+    max_text_chars = 20000
+    [forbidden]
+    "fake data" = '\\b(synthetic|fake)\\s+data\\b'
     """
 
     allowed_sources: list[str] = Field(default_factory=lambda: list(DEFAULT_SOURCES))
@@ -66,7 +68,7 @@ class Policy(BaseModel):
         try:
             data = tomllib.loads(Path(path).read_text())
             policy = cls.model_validate(data)
-            for name, rx in policy.forbidden.items():
+            for rx in policy.forbidden.values():
                 re.compile(rx)
         except (OSError, ValueError, re.error) as e:
             raise ConfigError(f"compliance policy {path} is invalid: {e}") from e
@@ -126,7 +128,11 @@ class ComplianceGateway:
         subject.update(source=prov.source, sha256=prov.sha256, rows=prov.rows)
         if prov.source not in self.policy.allowed_sources:
             return self._decide(
-                "data", False, f"compliance: data source '{prov.source}' is not allowed", subject, actor
+                "data",
+                False,
+                f"compliance: data source '{prov.source}' is not allowed",
+                subject,
+                actor,
             )
         actual = content_hash(data.frame)
         if actual != prov.sha256:
@@ -141,7 +147,9 @@ class ComplianceGateway:
             return self._decide(
                 "data", False, "compliance: row count differs from provenance", subject, actor
             )
-        return self._decide("data", True, f"real data from '{prov.source}', hash verified", subject, actor)
+        return self._decide(
+            "data", True, f"real data from '{prov.source}', hash verified", subject, actor
+        )
 
     # -- text --------------------------------------------------------------------
     def text_violations(self, text: str) -> list[tuple[str, str]]:
@@ -155,7 +163,9 @@ class ComplianceGateway:
 
     def check_text(self, text: str, actor: str = "user") -> Decision:
         if not isinstance(text, str):
-            return self._decide("text", False, "compliance: text must be a string", repr(text), actor)
+            return self._decide(
+                "text", False, "compliance: text must be a string", repr(text), actor
+            )
         preview = text[:200]
         if len(text) > self.policy.max_text_chars:
             return self._decide(
@@ -169,18 +179,26 @@ class ComplianceGateway:
         if hits:
             why = "; ".join(f"{name} ('{phrase}')" for name, phrase in hits)
             return self._decide(
-                "text", False, f"compliance: request refused: {why}. mlTrainer uses real market data only.", preview, actor
+                "text",
+                False,
+                f"compliance: request refused: {why}. mlTrainer uses real market data only.",
+                preview,
+                actor,
             )
         return self._decide("text", True, "no forbidden phrases", preview, actor)
 
     # -- parameters ----------------------------------------------------------------
     def check_params(self, params: dict[str, Any], actor: str = "system") -> Decision:
         if not isinstance(params, dict):
-            return self._decide("params", False, "compliance: parameters must be a mapping", repr(params), actor)
+            return self._decide(
+                "params", False, "compliance: parameters must be a mapping", repr(params), actor
+            )
         problems: list[str] = []
         self._scan_params(params, "", problems)
         if problems:
-            return self._decide("params", False, "compliance: " + "; ".join(problems), params, actor)
+            return self._decide(
+                "params", False, "compliance: " + "; ".join(problems), params, actor
+            )
         return self._decide("params", True, "parameters are within policy", params, actor)
 
     def _scan_params(self, obj: Any, path: str, problems: list[str]) -> None:

@@ -32,7 +32,12 @@ __all__ = ["FEATURE_SETS", "build_features", "make_labels", "price_inputs", "MAC
 
 FEATURE_SETS = ("returns", "basic", "macro")
 RETURN_LAGS = (1, 5, 10, 20, 60)
-MACRO_LAGS = {"CPILFESL": pd.Timedelta(days=45), "BAA": pd.Timedelta(days=30), "AAA": pd.Timedelta(days=30), "DCOILWTICO": pd.Timedelta(days=1)}
+MACRO_LAGS = {
+    "CPILFESL": pd.Timedelta(days=45),
+    "BAA": pd.Timedelta(days=30),
+    "AAA": pd.Timedelta(days=30),
+    "DCOILWTICO": pd.Timedelta(days=1),
+}
 
 Fetch = Callable[[str], MarketData]
 
@@ -64,7 +69,11 @@ def _technical(frame: pd.DataFrame) -> dict[str, pd.Series]:
     if {"high", "low"} <= set(frame.columns):
         prev = close.shift(1)
         tr = pd.concat(
-            [frame["high"] - frame["low"], (frame["high"] - prev).abs(), (frame["low"] - prev).abs()],
+            [
+                frame["high"] - frame["low"],
+                (frame["high"] - prev).abs(),
+                (frame["low"] - prev).abs(),
+            ],
             axis=1,
         ).max(axis=1)
         out["atr_14"] = tr.rolling(14).mean() / close
@@ -89,12 +98,18 @@ def _macro(index: pd.DatetimeIndex, fetch: Fetch) -> dict[str, pd.Series]:
     }
 
 
-def build_features(md: MarketData, feature_set: str = "basic", fetch: Fetch | None = None) -> pd.DataFrame:
+def build_features(
+    md: MarketData, feature_set: str = "basic", fetch: Fetch | None = None
+) -> pd.DataFrame:
     """Feature matrix aligned to ``md.frame.index`` (leading rows contain NaN)."""
     if feature_set not in FEATURE_SETS:
-        raise TrialError(f"unknown feature set '{feature_set}'; use one of {', '.join(FEATURE_SETS)}")
+        raise TrialError(
+            f"unknown feature set '{feature_set}'; use one of {', '.join(FEATURE_SETS)}"
+        )
     if "close" not in md.frame:
-        raise TrialError(f"{md.symbol} is a {md.kind} series without prices; trials need a price symbol")
+        raise TrialError(
+            f"{md.symbol} is a {md.kind} series without prices; trials need a price symbol"
+        )
     cols = _returns(md.frame["close"])
     if feature_set in ("basic", "macro"):
         cols.update(_technical(md.frame))

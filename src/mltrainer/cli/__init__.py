@@ -36,7 +36,13 @@ def _register_optional() -> None:
     """Sub-commands of the research and agent layers (added as those layers land)."""
     import importlib
 
-    for module, name in (("models", "models"), ("trials", "trial"), ("financial", "financial"), ("demo", None), ("agent", None)):
+    for module, name in (
+        ("models", "models"),
+        ("trials", "trial"),
+        ("financial", "financial"),
+        ("demo", None),
+        ("agent", None),
+    ):
         try:
             mod = importlib.import_module(f"{__package__}.{module}")
         except ModuleNotFoundError as e:
@@ -50,7 +56,9 @@ _register_optional()
 
 
 @app.callback()
-def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr.")) -> None:
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr."),
+) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

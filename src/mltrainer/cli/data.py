@@ -14,7 +14,9 @@ data_app = typer.Typer(help="Market data: catalogue, inspection, imports.", no_a
 
 @data_app.command("list")
 def list_(
-    kind: str | None = typer.Option(None, help="Only this kind: ohlcv, price, economic, factors, imported."),
+    kind: str | None = typer.Option(
+        None, help="Only this kind: ohlcv, price, economic, factors, imported."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """List every symbol that can be used offline (bundled and imported)."""
@@ -27,7 +29,9 @@ def list_(
     for col in ("symbol", "source", "kind", "interval", "first", "last", "rows", "description"):
         t.add_column(col, justify="right" if col == "rows" else "left")
     for e in entries:
-        t.add_row(e.symbol, e.source, e.kind, e.interval, e.first, e.last, str(e.rows), e.description)
+        t.add_row(
+            e.symbol, e.source, e.kind, e.interval, e.first, e.last, str(e.rows), e.description
+        )
     console.print(t)
 
 
@@ -37,7 +41,9 @@ def show(
     source: str = typer.Option("bundled", help="bundled, polygon, fred or file."),
     start: str | None = typer.Option(None, help="First date, YYYY-MM-DD (inclusive)."),
     end: str | None = typer.Option(None, help="Last date, YYYY-MM-DD (inclusive)."),
-    interval: str | None = typer.Option(None, help="Bar interval (1d, 1h, ...); default: the source's."),
+    interval: str | None = typer.Option(
+        None, help="Bar interval (1d, 1h, ...); default: the source's."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Summary statistics and provenance of one symbol."""
@@ -62,7 +68,9 @@ def show(
         print_json(summary)
         return
     p = md.provenance
-    console.print(f"[bold]{md.symbol}[/] ({md.kind}, {md.interval}) from [cyan]{p.source}[/]: {p.dataset}")
+    console.print(
+        f"[bold]{md.symbol}[/] ({md.kind}, {md.interval}) from [cyan]{p.source}[/]: {p.dataset}"
+    )
     t = Table(title="Summary statistics")
     t.add_column("column")
     for stat in ("count", "mean", "std", "min", "max"):
@@ -81,7 +89,9 @@ def show(
 def import_(
     path: Path = typer.Argument(..., help="CSV or Parquet export with a date/timestamp column."),
     symbol: str = typer.Option(..., "--symbol", help="Symbol to store it under, e.g. MYFUND."),
-    vendor: str = typer.Option(..., "--vendor", help="Where the data came from, e.g. 'Bloomberg export'."),
+    vendor: str = typer.Option(
+        ..., "--vendor", help="Where the data came from, e.g. 'Bloomberg export'."
+    ),
     replace: bool = typer.Option(False, help="Overwrite an earlier import of the same symbol."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:

@@ -32,10 +32,19 @@ def demo(
     console.print(t)
     md = app.data.fetch(symbol, actor="demo")
     p = md.provenance
-    console.print(f"\n[bold]{p.symbol}[/]: {p.rows} bars {p.first[:10]}..{p.last[:10]} from {p.package} {p.package_version} ({p.dataset}); sha256 {p.sha256}")
+    console.print(
+        f"\n[bold]{p.symbol}[/]: {p.rows} bars {p.first[:10]}..{p.last[:10]} from {p.package} {p.package_version} ({p.dataset}); sha256 {p.sha256}"
+    )
     ex = UnifiedExecutor(app)
     spec = TrialSpec(model_id=model, symbol=symbol, horizon=10, start="2005-01-01")
     tid, result = run_with_progress(ex, spec, quiet=False)
-    console.print(metrics_table(result, f"{tid}: {model} on {symbol}, 10-day horizon, {len(result.folds)} monthly refits"))
+    console.print(
+        metrics_table(
+            result,
+            f"{tid}: {model} on {symbol}, 10-day horizon, {len(result.folds)} monthly refits",
+        )
+    )
     html, _ = write_report(result, tid, app.settings.reports_dir)
-    console.print(f"report: [cyan]{html}[/]\naudit log: {app.audit.count()} records, intact: {app.audit.verify().ok}")
+    console.print(
+        f"report: [cyan]{html}[/]\naudit log: {app.audit.count()} records, intact: {app.audit.verify().ok}"
+    )

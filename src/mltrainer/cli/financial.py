@@ -28,8 +28,8 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Run a financial model: ``mltrainer financial run black_scholes --spot 100 --strike 100``."""
-    from ._common import make_app
     from ..executor import UnifiedExecutor
+    from ._common import make_app
 
     params: dict = {}
     args = list(ctx.args)

@@ -19,8 +19,13 @@ def _registry():
 
 @sub_app.command("list")
 def list_(
-    family: str | None = typer.Option(None, help="Only this family, e.g. lightgbm, linear, regime."),
-    task: str | None = typer.Option(None, help="Only this task: regression, classification, forecast, volatility, strategy, pricing, portfolio, risk."),
+    family: str | None = typer.Option(
+        None, help="Only this family, e.g. lightgbm, linear, regime."
+    ),
+    task: str | None = typer.Option(
+        None,
+        help="Only this task: regression, classification, forecast, volatility, strategy, pricing, portfolio, risk.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """List models with their family, task and library."""
@@ -28,7 +33,14 @@ def list_(
 
     rows = [s.summary() for s in _registry().filter(family=family, task=task)]
     rows += [
-        {"id": f.id, "family": f.category, "task": f.task, "library": "mltrainer.financial", "description": f.description, "available": True}
+        {
+            "id": f.id,
+            "family": f.category,
+            "task": f.task,
+            "library": "mltrainer.financial",
+            "description": f.description,
+            "available": True,
+        }
         for f in FINANCIAL.values()
         if (family is None or f.category == family) and (task is None or f.task == task)
     ]
@@ -40,12 +52,21 @@ def list_(
         t.add_column(col, overflow="fold")
     for r in rows:
         style = None if r.get("available", True) else "dim"
-        t.add_row(r["id"], r["family"], r["task"], r["library"], r["description"] + ("" if r.get("available", True) else "  [unavailable]"), style=style)
+        t.add_row(
+            r["id"],
+            r["family"],
+            r["task"],
+            r["library"],
+            r["description"] + ("" if r.get("available", True) else "  [unavailable]"),
+            style=style,
+        )
     console.print(t)
 
 
 @sub_app.command("show")
-def show(model_id: str, as_json: bool = typer.Option(False, "--json", help="Print JSON only.")) -> None:
+def show(
+    model_id: str, as_json: bool = typer.Option(False, "--json", help="Print JSON only.")
+) -> None:
     """Description, library, task, defaults and search space of one model."""
     from ..financial import FINANCIAL
 
@@ -54,7 +75,14 @@ def show(model_id: str, as_json: bool = typer.Option(False, "--json", help="Prin
         info = reg.get(model_id).summary()
     elif model_id in FINANCIAL:
         f = FINANCIAL[model_id]
-        info = {"id": f.id, "family": f.category, "task": f.task, "library": "mltrainer.financial", "description": f.description, "parameters": f.params.model_json_schema().get("properties", {})}
+        info = {
+            "id": f.id,
+            "family": f.category,
+            "task": f.task,
+            "library": "mltrainer.financial",
+            "description": f.description,
+            "parameters": f.params.model_json_schema().get("properties", {}),
+        }
     else:
         reg.get(model_id)  # raises NotFound with suggestions
         raise NotFound(model_id)

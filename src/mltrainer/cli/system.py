@@ -19,11 +19,20 @@ def audit_verify(as_json: bool = typer.Option(False, "--json", help="Print JSON 
     app = make_app()
     rep = app.audit.verify()
     if as_json:
-        print_json({"ok": rep.ok, "records": rep.records, "first_bad_seq": rep.first_bad_seq, "problem": rep.problem})
+        print_json(
+            {
+                "ok": rep.ok,
+                "records": rep.records,
+                "first_bad_seq": rep.first_bad_seq,
+                "problem": rep.problem,
+            }
+        )
     elif rep.ok:
         console.print(f"[green]audit log intact[/]: {rep.records} records verified")
     else:
-        err_console.print(f"[bold red]audit log BROKEN[/] at record {rep.first_bad_seq}: {rep.problem}")
+        err_console.print(
+            f"[bold red]audit log BROKEN[/] at record {rep.first_bad_seq}: {rep.problem}"
+        )
     raise typer.Exit(0 if rep.ok else 1)
 
 

@@ -14,7 +14,25 @@ from ._common import console, err_console, fmt, make_app, print_json
 
 sub_app = typer.Typer(help="Walk-forward trials.", no_args_is_help=True)
 
-KEY_METRICS = ("total_return", "cagr", "volatility", "sharpe", "sortino", "calmar", "max_drawdown", "hit_rate", "ic", "rank_ic", "turnover", "exposure", "trade_count", "accuracy", "auc", "psr", "dsr")
+KEY_METRICS = (
+    "total_return",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "max_drawdown",
+    "hit_rate",
+    "ic",
+    "rank_ic",
+    "turnover",
+    "exposure",
+    "trade_count",
+    "accuracy",
+    "auc",
+    "psr",
+    "dsr",
+)
 
 
 def _executor():
@@ -37,7 +55,14 @@ def metrics_table(result: TrialResult, title: str) -> Table:
 def run_with_progress(ex, spec: TrialSpec, quiet: bool):
     if quiet:
         return ex.run_trial(spec, actor="cli")
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True) as prog:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as prog:
         task = prog.add_task(f"{spec.model_id} on {spec.symbol}: folds", total=None)
 
         def on_fold(done: int, total: int) -> None:
@@ -56,7 +81,9 @@ def run(
     horizon: int = typer.Option(10, help="Label horizon in bars."),
     feature_set: str = typer.Option("basic", help="returns, basic or macro."),
     window: str = typer.Option("expanding", help="expanding or rolling."),
-    window_size: int = typer.Option(504, help="Training bars (rolling) or minimum training bars (expanding)."),
+    window_size: int = typer.Option(
+        504, help="Training bars (rolling) or minimum training bars (expanding)."
+    ),
     refit_every: int = typer.Option(21, help="Bars per fold; the model is refit each fold."),
     embargo: int = typer.Option(0, help="Extra bars dropped between training and test."),
     position_rule: str = typer.Option("sign", help="sign, threshold, long_only or vol_target."),
@@ -64,26 +91,55 @@ def run(
     slippage_bps: float = typer.Option(1.0, help="Slippage per unit turnover, bps."),
     seed: int = typer.Option(0, help="Random seed for models that use one."),
     max_folds: int | None = typer.Option(None, help="Keep only the last N folds."),
-    param: list[str] = typer.Option([], "--param", "-p", help="Model parameter NAME=VALUE (repeatable)."),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="Model parameter NAME=VALUE (repeatable)."
+    ),
     report: bool = typer.Option(True, help="Write the HTML and JSON report."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Run one walk-forward trial with a progress bar, a metrics table and a report."""
     params = dict(_parse_param(p) for p in param)
     spec = TrialSpec(
-        model_id=model, symbol=symbol, source=source, start=_d(start), end=_d(end), horizon=horizon,
-        feature_set=feature_set, window=window, window_size=window_size, refit_every=refit_every,
-        embargo=embargo, position_rule=position_rule, commission_bps=commission_bps,
-        slippage_bps=slippage_bps, seed=seed, max_folds=max_folds, params=params,
+        model_id=model,
+        symbol=symbol,
+        source=source,
+        start=_d(start),
+        end=_d(end),
+        horizon=horizon,
+        feature_set=feature_set,
+        window=window,
+        window_size=window_size,
+        refit_every=refit_every,
+        embargo=embargo,
+        position_rule=position_rule,
+        commission_bps=commission_bps,
+        slippage_bps=slippage_bps,
+        seed=seed,
+        max_folds=max_folds,
+        params=params,
     )
     ex = _executor()
     spec = spec.model_copy(update={"symbol": ex.app.data.resolve_symbol(spec.symbol, spec.source)})
     tid, result = run_with_progress(ex, spec, quiet=as_json)
     paths = write_report(result, tid, ex.app.settings.reports_dir) if report else None
     if as_json:
-        print_json({"trial_id": tid, "metrics": result.metrics, "benchmark": result.benchmark, "report": [str(p) for p in paths] if paths else None, "data_sha256": result.data_sha256, "spec_hash": result.spec_hash})
+        print_json(
+            {
+                "trial_id": tid,
+                "metrics": result.metrics,
+                "benchmark": result.benchmark,
+                "report": [str(p) for p in paths] if paths else None,
+                "data_sha256": result.data_sha256,
+                "spec_hash": result.spec_hash,
+            }
+        )
         return
-    console.print(metrics_table(result, f"{tid}: {spec.model_id} on {spec.symbol}, {len(result.folds)} folds, {result.equity[0][0][:10]}..{result.equity[-1][0][:10]}"))
+    console.print(
+        metrics_table(
+            result,
+            f"{tid}: {spec.model_id} on {spec.symbol}, {len(result.folds)} folds, {result.equity[0][0][:10]}..{result.equity[-1][0][:10]}",
+        )
+    )
     if paths:
         console.print(f"report: [cyan]{paths[0]}[/] (JSON: {paths[1]})")
 
@@ -122,12 +178,22 @@ def list_(
         t.add_column(col)
     for r in rows:
         m = r.get("metrics") or {}
-        t.add_row(r["id"], r["status"], r["model_id"], r["symbol"], fmt(r["sharpe"]), fmt(m.get("max_drawdown")), r["created_at"][:19])
+        t.add_row(
+            r["id"],
+            r["status"],
+            r["model_id"],
+            r["symbol"],
+            fmt(r["sharpe"]),
+            fmt(m.get("max_drawdown")),
+            r["created_at"][:19],
+        )
     console.print(t)
 
 
 @sub_app.command("show")
-def show(trial_id: str, as_json: bool = typer.Option(False, "--json", help="Print JSON only.")) -> None:
+def show(
+    trial_id: str, as_json: bool = typer.Option(False, "--json", help="Print JSON only.")
+) -> None:
     """Spec, status, metrics and provenance of one trial."""
     from ..trials.store import TrialStore
 
@@ -135,7 +201,9 @@ def show(trial_id: str, as_json: bool = typer.Option(False, "--json", help="Prin
     if as_json:
         print_json(d)
         return
-    console.print(f"[bold]{d['id']}[/] {d['status']}: {d['model_id']} on {d['symbol']} ({d['source']})")
+    console.print(
+        f"[bold]{d['id']}[/] {d['status']}: {d['model_id']} on {d['symbol']} ({d['source']})"
+    )
     if d["error"]:
         console.print(f"[red]error:[/] {d['error']}")
     if d["result"]:
@@ -145,7 +213,9 @@ def show(trial_id: str, as_json: bool = typer.Option(False, "--json", help="Prin
 
 
 @sub_app.command("replay")
-def replay(trial_id: str, as_json: bool = typer.Option(False, "--json", help="Print JSON only.")) -> None:
+def replay(
+    trial_id: str, as_json: bool = typer.Option(False, "--json", help="Print JSON only.")
+) -> None:
     """Re-run a stored trial and report identical metrics or the differences (exit 1)."""
     ex = _executor()
     old = ex.store.result(trial_id)
@@ -156,13 +226,23 @@ def replay(trial_id: str, as_json: bool = typer.Option(False, "--json", help="Pr
         if k not in ("dsr",) and v != new.metrics.get(k)
     }
     same_data = old.data_sha256 == new.data_sha256
-    out = {"trial_id": trial_id, "replay_id": new_id, "identical": not diffs and same_data, "data_hash_equal": same_data, "differences": diffs}
+    out = {
+        "trial_id": trial_id,
+        "replay_id": new_id,
+        "identical": not diffs and same_data,
+        "data_hash_equal": same_data,
+        "differences": diffs,
+    }
     if as_json:
         print_json(out)
     elif out["identical"]:
-        console.print(f"[green]identical[/]: replay {new_id} reproduced all {len(old.metrics)} metrics of {trial_id} on the same data ({old.data_sha256[:16]}...)")
+        console.print(
+            f"[green]identical[/]: replay {new_id} reproduced all {len(old.metrics)} metrics of {trial_id} on the same data ({old.data_sha256[:16]}...)"
+        )
     else:
-        console.print(f"[bold red]differences[/] between {trial_id} and replay {new_id} (data hash equal: {same_data})")
+        console.print(
+            f"[bold red]differences[/] between {trial_id} and replay {new_id} (data hash equal: {same_data})"
+        )
         for k, v in diffs.items():
             console.print(f"  {k}: stored {v['stored']} replayed {v['replayed']}")
     raise typer.Exit(0 if out["identical"] else 1)

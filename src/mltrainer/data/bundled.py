@@ -145,24 +145,122 @@ def _macro_col(col: str) -> Callable[[], pd.DataFrame]:
 
 def _entries() -> list[BundledEntry]:
     e = [
-        BundledEntry("SPX", "arch", "arch.data.sp500", "ohlcv", "1d", "S&P 500 index, daily OHLCV", lambda: _arch("sp500")),
-        BundledEntry("NASDAQ", "arch", "arch.data.nasdaq", "ohlcv", "1d", "NASDAQ Composite, daily OHLCV", lambda: _arch("nasdaq")),
-        BundledEntry("VIX", "arch", "arch.data.vix", "price", "1d", "CBOE VIX index, daily close", _vix),
-        BundledEntry("GOOG", "backtesting", "backtesting.test.GOOG", "ohlcv", "1d", "Alphabet (Google), daily OHLCV", _backtesting("GOOG")),
-        BundledEntry("EURUSD", "backtesting", "backtesting.test.EURUSD", "ohlcv", "1h", "EUR/USD, hourly OHLCV", _backtesting("EURUSD")),
-        BundledEntry("BTCUSD", "backtesting", "backtesting.test.BTCUSD", "ohlcv", "1mo", "Bitcoin in USD, monthly OHLCV", _backtesting("BTCUSD")),
-        BundledEntry("CPILFESL", "arch", "arch.data.core_cpi", "economic", "1mo", "FRED CPILFESL: core CPI, index", _fred_copy("core_cpi/core-cpi.csv.gz", "CPILFESL")),
-        BundledEntry("DCOILWTICO", "arch", "arch.data.wti", "economic", "1d", "FRED DCOILWTICO: WTI crude, USD/bbl", _fred_copy("wti/wti.csv.gz", "DCOILWTICO")),
-        BundledEntry("AAA", "arch", "arch.data.default", "economic", "1mo", "FRED AAA: Moody's Aaa corporate yield, %", _fred_copy("default/default.csv.gz", "AAA")),
-        BundledEntry("BAA", "arch", "arch.data.default", "economic", "1mo", "FRED BAA: Moody's Baa corporate yield, %", _fred_copy("default/default.csv.gz", "BAA")),
-        BundledEntry("FF3", "arch", "arch.data.frenchdata", "factors", "1mo", "Fama-French factors mkt_rf, smb, hml, rf (monthly, %)", _french),
+        BundledEntry(
+            "SPX",
+            "arch",
+            "arch.data.sp500",
+            "ohlcv",
+            "1d",
+            "S&P 500 index, daily OHLCV",
+            lambda: _arch("sp500"),
+        ),
+        BundledEntry(
+            "NASDAQ",
+            "arch",
+            "arch.data.nasdaq",
+            "ohlcv",
+            "1d",
+            "NASDAQ Composite, daily OHLCV",
+            lambda: _arch("nasdaq"),
+        ),
+        BundledEntry(
+            "VIX", "arch", "arch.data.vix", "price", "1d", "CBOE VIX index, daily close", _vix
+        ),
+        BundledEntry(
+            "GOOG",
+            "backtesting",
+            "backtesting.test.GOOG",
+            "ohlcv",
+            "1d",
+            "Alphabet (Google), daily OHLCV",
+            _backtesting("GOOG"),
+        ),
+        BundledEntry(
+            "EURUSD",
+            "backtesting",
+            "backtesting.test.EURUSD",
+            "ohlcv",
+            "1h",
+            "EUR/USD, hourly OHLCV",
+            _backtesting("EURUSD"),
+        ),
+        BundledEntry(
+            "BTCUSD",
+            "backtesting",
+            "backtesting.test.BTCUSD",
+            "ohlcv",
+            "1mo",
+            "Bitcoin in USD, monthly OHLCV",
+            _backtesting("BTCUSD"),
+        ),
+        BundledEntry(
+            "CPILFESL",
+            "arch",
+            "arch.data.core_cpi",
+            "economic",
+            "1mo",
+            "FRED CPILFESL: core CPI, index",
+            _fred_copy("core_cpi/core-cpi.csv.gz", "CPILFESL"),
+        ),
+        BundledEntry(
+            "DCOILWTICO",
+            "arch",
+            "arch.data.wti",
+            "economic",
+            "1d",
+            "FRED DCOILWTICO: WTI crude, USD/bbl",
+            _fred_copy("wti/wti.csv.gz", "DCOILWTICO"),
+        ),
+        BundledEntry(
+            "AAA",
+            "arch",
+            "arch.data.default",
+            "economic",
+            "1mo",
+            "FRED AAA: Moody's Aaa corporate yield, %",
+            _fred_copy("default/default.csv.gz", "AAA"),
+        ),
+        BundledEntry(
+            "BAA",
+            "arch",
+            "arch.data.default",
+            "economic",
+            "1mo",
+            "FRED BAA: Moody's Baa corporate yield, %",
+            _fred_copy("default/default.csv.gz", "BAA"),
+        ),
+        BundledEntry(
+            "FF3",
+            "arch",
+            "arch.data.frenchdata",
+            "factors",
+            "1mo",
+            "Fama-French factors mkt_rf, smb, hml, rf (monthly, %)",
+            _french,
+        ),
     ]
     e += [
-        BundledEntry(s, "skfolio", "skfolio.datasets.sp500_dataset", "price", "1d", f"{s}, daily adjusted close", _skfolio_stock(s))
+        BundledEntry(
+            s,
+            "skfolio",
+            "skfolio.datasets.sp500_dataset",
+            "price",
+            "1d",
+            f"{s}, daily adjusted close",
+            _skfolio_stock(s),
+        )
         for s in SKFOLIO_STOCKS
     ]
     e += [
-        BundledEntry(f"US_{c.upper()}", "statsmodels", "statsmodels.datasets.macrodata", "economic", "1q", f"US macro: {c} (quarterly)", _macro_col(c))
+        BundledEntry(
+            f"US_{c.upper()}",
+            "statsmodels",
+            "statsmodels.datasets.macrodata",
+            "economic",
+            "1q",
+            f"US macro: {c} (quarterly)",
+            _macro_col(c),
+        )
         for c in MACRO_COLUMNS
     ]
     return e
@@ -212,4 +310,6 @@ class BundledSource:
             package_version=version(entry.package),
             note=ALTERNATIVES.get(entry.symbol),
         )
-        return MarketData(symbol=entry.symbol, kind=entry.kind, interval=entry.interval, frame=df, provenance=prov)
+        return MarketData(
+            symbol=entry.symbol, kind=entry.kind, interval=entry.interval, frame=df, provenance=prov
+        )

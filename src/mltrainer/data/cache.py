@@ -49,16 +49,27 @@ class ParquetCache:
             self._drop(base)
             return None
         kind: Kind = info["kind"]
-        return MarketData(symbol=symbol, kind=kind, interval=info["interval"], frame=df, provenance=prov)
+        return MarketData(
+            symbol=symbol, kind=kind, interval=info["interval"], frame=df, provenance=prov
+        )
 
-    def put(self, md: MarketData, source: str, symbol: str, interval: str | None, start, end) -> None:
+    def put(
+        self, md: MarketData, source: str, symbol: str, interval: str | None, start, end
+    ) -> None:
         base = self._key(source, symbol, interval, start, end)
         base.parent.mkdir(parents=True, exist_ok=True)
         tmp = base.with_suffix(".parquet.tmp")
         md.frame.to_parquet(tmp)
         tmp.replace(base.with_suffix(".parquet"))
         base.with_suffix(".json").write_text(
-            json.dumps({"kind": md.kind, "interval": md.interval, "provenance": md.provenance.model_dump()}, indent=2)
+            json.dumps(
+                {
+                    "kind": md.kind,
+                    "interval": md.interval,
+                    "provenance": md.provenance.model_dump(),
+                },
+                indent=2,
+            )
         )
 
     @staticmethod

@@ -16,7 +16,15 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataError
-from .market import Kind, MarketData, Provenance, make_provenance, normalise_frame, slice_frame, validate_frame
+from .market import (
+    Kind,
+    MarketData,
+    Provenance,
+    make_provenance,
+    normalise_frame,
+    slice_frame,
+    validate_frame,
+)
 
 __all__ = ["FileSource"]
 
@@ -75,7 +83,9 @@ class FileSource:
     def symbols(self) -> list[str]:
         if not self.root.exists():
             return []
-        return sorted(p.name.removesuffix(".provenance.json") for p in self.root.glob("*.provenance.json"))
+        return sorted(
+            p.name.removesuffix(".provenance.json") for p in self.root.glob("*.provenance.json")
+        )
 
     def provenance(self, symbol: str) -> Provenance | None:
         _, meta = self._paths(symbol.upper())
@@ -83,7 +93,9 @@ class FileSource:
             return None
         return Provenance.model_validate_json(meta.read_text())
 
-    def import_file(self, path: str | Path, symbol: str, vendor: str, replace: bool = False) -> MarketData:
+    def import_file(
+        self, path: str | Path, symbol: str, vendor: str, replace: bool = False
+    ) -> MarketData:
         path = Path(path)
         symbol = (symbol or "").strip().upper()
         if not _SYMBOL_RX.match(symbol):
@@ -94,7 +106,9 @@ class FileSource:
             raise DataError(f"no such file: {path}")
         data_path, meta_path = self._paths(symbol)
         if meta_path.exists() and not replace:
-            raise DataError(f"{symbol} was already imported; pass replace=True (--replace) to overwrite it")
+            raise DataError(
+                f"{symbol} was already imported; pass replace=True (--replace) to overwrite it"
+            )
         raw_bytes = path.read_bytes()
         df = normalise_frame(_read_any(path), symbol)
         df = df.rename(columns={"adj_close": "adjclose"})
@@ -123,15 +137,21 @@ class FileSource:
         symbol = symbol.upper()
         data_path, meta_path = self._paths(symbol)
         if not meta_path.exists():
-            raise DataError(f"'{symbol}' has not been imported; run: mltrainer data import FILE --symbol {symbol} --vendor ...")
+            raise DataError(
+                f"'{symbol}' has not been imported; run: mltrainer data import FILE --symbol {symbol} --vendor ..."
+            )
         meta = json.loads(meta_path.read_text())
         kind = meta.pop("kind", "price")
         stored = Provenance.model_validate(meta)
         df = pd.read_parquet(data_path)
         df.index = pd.DatetimeIndex(df.index).as_unit("ns").rename("timestamp")
-        full = make_provenance(df, source=self.id, dataset=stored.dataset, symbol=symbol, interval=stored.interval)
+        full = make_provenance(
+            df, source=self.id, dataset=stored.dataset, symbol=symbol, interval=stored.interval
+        )
         if full.sha256 != stored.sha256:
-            raise DataError(f"imported data for {symbol} changed on disk since import (hash mismatch); re-import it")
+            raise DataError(
+                f"imported data for {symbol} changed on disk since import (hash mismatch); re-import it"
+            )
         if interval and interval != stored.interval:
             raise DataError(f"{symbol} was imported at interval {stored.interval}, not {interval}")
         df = slice_frame(df, symbol, start, end)
@@ -145,7 +165,9 @@ class FileSource:
             file_sha256=stored.file_sha256,
             fetched_at=stored.fetched_at,
         )
-        return MarketData(symbol=symbol, kind=kind, interval=stored.interval, frame=df, provenance=prov)
+        return MarketData(
+            symbol=symbol, kind=kind, interval=stored.interval, frame=df, provenance=prov
+        )
 
 
 def _guess_interval(idx: pd.DatetimeIndex) -> str:

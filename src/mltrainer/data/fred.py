@@ -63,7 +63,9 @@ def _make_client(api_key: str, base_url: str, timeout_s: float, retries: int):
 class FredSource:
     id = "fred"
 
-    def __init__(self, api_key: str | None, base_url: str, timeout_s: float = 20.0, retries: int = 3):
+    def __init__(
+        self, api_key: str | None, base_url: str, timeout_s: float = 20.0, retries: int = 3
+    ):
         self._api_key = api_key
         self.base_url = base_url
         self.timeout_s = timeout_s
@@ -97,4 +99,6 @@ class FredSource:
             interval=interval or "fred",
             vendor="FRED (Federal Reserve Bank of St. Louis)",
         )
-        return MarketData(symbol=series_id, kind="economic", interval=prov.interval, frame=df, provenance=prov)
+        return MarketData(
+            symbol=series_id, kind="economic", interval=prov.interval, frame=df, provenance=prov
+        )

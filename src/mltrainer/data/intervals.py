@@ -9,11 +9,24 @@ from ..errors import DataError
 __all__ = ["parse_interval", "PERIODS_PER_YEAR"]
 
 _UNITS = {
-    "m": "minute", "min": "minute", "h": "hour", "d": "day",
-    "wk": "week", "w": "week", "mo": "month", "q": "quarter",
+    "m": "minute",
+    "min": "minute",
+    "h": "hour",
+    "d": "day",
+    "wk": "week",
+    "w": "week",
+    "mo": "month",
+    "q": "quarter",
 }
 # Bars per year used to annualise metrics (trading calendar for intraday/daily bars).
-PERIODS_PER_YEAR = {"minute": 252 * 390, "hour": 252 * 6.5, "day": 252, "week": 52, "month": 12, "quarter": 4}
+PERIODS_PER_YEAR = {
+    "minute": 252 * 390,
+    "hour": 252 * 6.5,
+    "day": 252,
+    "week": 52,
+    "month": 12,
+    "quarter": 4,
+}
 
 
 def parse_interval(interval: str) -> tuple[int, str]:

@@ -131,7 +131,9 @@ def validate_frame(df: pd.DataFrame, symbol: str, kind: Kind) -> None:
         raise DataError(f"{symbol}: column(s) {', '.join(all_nan)} are entirely empty; drop them")
     if kind in ("ohlcv", "price"):
         if "close" not in df:
-            raise DataError(f"{symbol}: price data needs a 'close' column (found {list(df.columns)})")
+            raise DataError(
+                f"{symbol}: price data needs a 'close' column (found {list(df.columns)})"
+            )
         for c in ("open", "high", "low", "close"):
             if c in df:
                 bad = df[c].dropna() <= 0

@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 class PolygonSource:
     id = "polygon"
 
-    def __init__(self, api_key: str | None, base_url: str, timeout_s: float = 20.0, retries: int = 3):
+    def __init__(
+        self, api_key: str | None, base_url: str, timeout_s: float = 20.0, retries: int = 3
+    ):
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
@@ -68,10 +70,14 @@ class PolygonSource:
         except DataError:
             raise
         except Exception as e:  # the client raises urllib3/BadResponse/AuthError types
-            raise DataError(f"polygon request for {ticker} failed: {type(e).__name__}: {_safe(e)}") from e
+            raise DataError(
+                f"polygon request for {ticker} failed: {type(e).__name__}: {_safe(e)}"
+            ) from e
         if not aggs:
             raise DataError(f"polygon returned no bars for {ticker} between {frm} and {to}")
-        ts = pd.to_datetime([a.timestamp for a in aggs], unit="ms", utc=True).tz_convert("America/New_York")
+        ts = pd.to_datetime([a.timestamp for a in aggs], unit="ms", utc=True).tz_convert(
+            "America/New_York"
+        )
         ts = ts.tz_localize(None)
         if unit in ("day", "week", "month"):
             ts = ts.normalize()

@@ -30,10 +30,24 @@ log = logging.getLogger(__name__)
 
 # Common names users type for bundled symbols.
 ALIASES = {
-    "SP500": "SPX", "S&P500": "SPX", "S&P 500": "SPX", "^GSPC": "SPX", "GSPC": "SPX", "SPX500": "SPX",
-    "NDX": "NASDAQ", "COMP": "NASDAQ", "^IXIC": "NASDAQ", "IXIC": "NASDAQ",
-    "^VIX": "VIX", "GOOGL": "GOOG", "BTC": "BTCUSD", "BTC-USD": "BTCUSD", "EUR/USD": "EURUSD",
-    "WTI": "DCOILWTICO", "FAMA-FRENCH": "FF3", "FAMA_FRENCH": "FF3",
+    "SP500": "SPX",
+    "S&P500": "SPX",
+    "S&P 500": "SPX",
+    "^GSPC": "SPX",
+    "GSPC": "SPX",
+    "SPX500": "SPX",
+    "NDX": "NASDAQ",
+    "COMP": "NASDAQ",
+    "^IXIC": "NASDAQ",
+    "IXIC": "NASDAQ",
+    "^VIX": "VIX",
+    "GOOGL": "GOOG",
+    "BTC": "BTCUSD",
+    "BTC-USD": "BTCUSD",
+    "EUR/USD": "EURUSD",
+    "WTI": "DCOILWTICO",
+    "FAMA-FRENCH": "FF3",
+    "FAMA_FRENCH": "FF3",
 }
 
 
@@ -54,7 +68,9 @@ class CatalogueEntry:
 
 
 class DataService:
-    def __init__(self, settings: Settings, gateway: ComplianceGateway, audit: AuditLog | None = None):
+    def __init__(
+        self, settings: Settings, gateway: ComplianceGateway, audit: AuditLog | None = None
+    ):
         self._gateway = gateway
         self._audit = audit
         self.cache = ParquetCache(settings.cache_dir)
@@ -64,8 +80,12 @@ class DataService:
         fkey = settings.fred_api_key.get_secret_value() if settings.fred_api_key else None
         self.sources = {
             "bundled": self.bundled,
-            "polygon": PolygonSource(key, settings.polygon_base_url, settings.http_timeout_s, settings.http_retries),
-            "fred": FredSource(fkey, settings.fred_base_url, settings.http_timeout_s, settings.http_retries),
+            "polygon": PolygonSource(
+                key, settings.polygon_base_url, settings.http_timeout_s, settings.http_retries
+            ),
+            "fred": FredSource(
+                fkey, settings.fred_base_url, settings.http_timeout_s, settings.http_retries
+            ),
             "file": self.files,
         }
         self._catalogue: list[CatalogueEntry] | None = None
@@ -88,7 +108,11 @@ class DataService:
         if source == "bundled" and ALIASES.get(sym) in known:
             return ALIASES[sym]
         close = difflib.get_close_matches(sym, known, n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; run 'mltrainer data list' to see what is available"
+        hint = (
+            f"; did you mean {', '.join(close)}?"
+            if close
+            else "; run 'mltrainer data list' to see what is available"
+        )
         raise DataError(f"unknown symbol '{text}' for source '{source}'{hint}")
 
     def is_symbol(self, text: str) -> bool:
@@ -102,13 +126,37 @@ class DataService:
             for sym, entry in BUNDLED.items():
                 md = self.bundled.fetch(sym)
                 p = md.provenance
-                out.append(CatalogueEntry(sym, "bundled", entry.kind, entry.interval, p.first[:10], p.last[:10], p.rows, entry.dataset, entry.description))
+                out.append(
+                    CatalogueEntry(
+                        sym,
+                        "bundled",
+                        entry.kind,
+                        entry.interval,
+                        p.first[:10],
+                        p.last[:10],
+                        p.rows,
+                        entry.dataset,
+                        entry.description,
+                    )
+                )
             self._catalogue = out
         imported = []
         for sym in self.files.symbols():
             p = self.files.provenance(sym)
             if p is not None:
-                imported.append(CatalogueEntry(sym, "file", "imported", p.interval, (p.first or "")[:10], (p.last or "")[:10], p.rows, p.dataset, f"imported from {p.vendor}"))
+                imported.append(
+                    CatalogueEntry(
+                        sym,
+                        "file",
+                        "imported",
+                        p.interval,
+                        (p.first or "")[:10],
+                        (p.last or "")[:10],
+                        p.rows,
+                        p.dataset,
+                        f"imported from {p.vendor}",
+                    )
+                )
         return self._catalogue + imported
 
     # -- fetching ----------------------------------------------------------------------
@@ -127,7 +175,11 @@ class DataService:
         if src is None:  # allowed by a custom policy but not implemented here
             raise DataError(f"source '{source}' is allowed by the policy but has no implementation")
         sym = self.resolve_symbol(symbol, source)
-        md = self.cache.get(source, sym, interval, start, end) if use_cache and source != "file" else None
+        md = (
+            self.cache.get(source, sym, interval, start, end)
+            if use_cache and source != "file"
+            else None
+        )
         hit = md is not None
         if md is None:
             md = src.fetch(sym, start=start, end=end, interval=interval)
@@ -137,13 +189,23 @@ class DataService:
         if self._audit is not None:
             self._audit.append(
                 "data.fetch",
-                {"symbol": sym, "source": source, "start": str(start), "end": str(end), "interval": md.interval,
-                 "rows": md.provenance.rows, "sha256": md.provenance.sha256, "cache_hit": hit},
+                {
+                    "symbol": sym,
+                    "source": source,
+                    "start": str(start),
+                    "end": str(end),
+                    "interval": md.interval,
+                    "rows": md.provenance.rows,
+                    "sha256": md.provenance.sha256,
+                    "cache_hit": hit,
+                },
                 actor=actor,
             )
         return md
 
-    def import_file(self, path, symbol: str, vendor: str, replace: bool = False, actor: str = "user") -> MarketData:
+    def import_file(
+        self, path, symbol: str, vendor: str, replace: bool = False, actor: str = "user"
+    ) -> MarketData:
         self._gateway.require_source("file", actor=actor)
         self._gateway.require_text(vendor, actor=actor)
         md = self.files.import_file(path, symbol, vendor, replace=replace)

@@ -43,7 +43,9 @@ class _TrialFields(_Params):
     position_rule: Literal["sign", "threshold", "long_only", "vol_target"] = "sign"
     commission_bps: float = Field(1.0, ge=0, le=500)
     slippage_bps: float = Field(1.0, ge=0, le=500)
-    max_folds: int | None = Field(None, ge=1, description="keep only the last N folds for a quick run")
+    max_folds: int | None = Field(
+        None, ge=1, description="keep only the last N folds for a quick run"
+    )
 
 
 class TrainModelParams(_TrialFields):

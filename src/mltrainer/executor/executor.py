@@ -49,7 +49,9 @@ _SPEC_FIELDS = set(TrialSpec.model_fields)
 
 def _error_text(e: Exception) -> str:
     if isinstance(e, ValidationError):
-        parts = [f"{'.'.join(map(str, err['loc'])) or 'params'}: {err['msg']}" for err in e.errors()]
+        parts = [
+            f"{'.'.join(map(str, err['loc'])) or 'params'}: {err['msg']}" for err in e.errors()
+        ]
         return "invalid parameters: " + "; ".join(parts)
     return str(e)
 
@@ -73,7 +75,9 @@ class UnifiedExecutor:
 
     # -- data access for the engine (compliance checked by the data service) ------------
     def _fetch(self, symbol, source="bundled", start=None, end=None, interval=None):
-        return self.app.data.fetch(symbol, source=source, start=start, end=end, interval=interval, actor="executor")
+        return self.app.data.fetch(
+            symbol, source=source, start=start, end=end, interval=interval, actor="executor"
+        )
 
     @cached_property
     def financial(self):
@@ -84,18 +88,87 @@ class UnifiedExecutor:
     # -- registry -------------------------------------------------------------------------
     def _register_builtin(self) -> None:
         reg = self.actions.register
-        reg(Action("train_model", "Run a walk-forward trial of a registry model on one symbol and return its metrics.", TrainModelParams, self._train))
-        reg(Action("start_trial", "Start a walk-forward trial in the background; returns the trial id at once.", TrainModelParams, self._start))
-        reg(Action("compare_models", "Run the same walk-forward trial for several models and rank them by Sharpe.", CompareModelsParams, self._compare))
-        reg(Action("run_financial", "Run a financial model (pricing, portfolio, risk).", RunFinancialParams, self._financial))
-        reg(Action("list_models", "List registry models, optionally by family or task.", ListModelsParams, self._list_models))
-        reg(Action("list_symbols", "List the symbols available offline.", ListSymbolsParams, self._list_symbols))
-        reg(Action("trial_status", "Status and metrics of a trial.", TrialStatusParams, self._status))
-        reg(Action("data_summary", "Summary and provenance of one symbol's data.", DataSummaryParams, self._data_summary))
+        reg(
+            Action(
+                "train_model",
+                "Run a walk-forward trial of a registry model on one symbol and return its metrics.",
+                TrainModelParams,
+                self._train,
+            )
+        )
+        reg(
+            Action(
+                "start_trial",
+                "Start a walk-forward trial in the background; returns the trial id at once.",
+                TrainModelParams,
+                self._start,
+            )
+        )
+        reg(
+            Action(
+                "compare_models",
+                "Run the same walk-forward trial for several models and rank them by Sharpe.",
+                CompareModelsParams,
+                self._compare,
+            )
+        )
+        reg(
+            Action(
+                "run_financial",
+                "Run a financial model (pricing, portfolio, risk).",
+                RunFinancialParams,
+                self._financial,
+            )
+        )
+        reg(
+            Action(
+                "list_models",
+                "List registry models, optionally by family or task.",
+                ListModelsParams,
+                self._list_models,
+            )
+        )
+        reg(
+            Action(
+                "list_symbols",
+                "List the symbols available offline.",
+                ListSymbolsParams,
+                self._list_symbols,
+            )
+        )
+        reg(
+            Action(
+                "trial_status", "Status and metrics of a trial.", TrialStatusParams, self._status
+            )
+        )
+        reg(
+            Action(
+                "data_summary",
+                "Summary and provenance of one symbol's data.",
+                DataSummaryParams,
+                self._data_summary,
+            )
+        )
         for spec in self.registry:
-            reg(Action(f"train_model_{spec.id}", f"Train {spec.id}: {spec.description}", TrainModelParams, self._train, fixed={"model_id": spec.id}))
+            reg(
+                Action(
+                    f"train_model_{spec.id}",
+                    f"Train {spec.id}: {spec.description}",
+                    TrainModelParams,
+                    self._train,
+                    fixed={"model_id": spec.id},
+                )
+            )
         for fid, fspec in self.financial.FINANCIAL.items():
-            reg(Action(f"run_financial_{fid}", fspec.description, RunFinancialParams, self._financial, fixed={"model_id": fid}))
+            reg(
+                Action(
+                    f"run_financial_{fid}",
+                    fspec.description,
+                    RunFinancialParams,
+                    self._financial,
+                    fixed={"model_id": fid},
+                )
+            )
 
     def register(self, action: Action) -> None:
         """Add an action from a higher layer (the agent adds goal and memory actions)."""
@@ -105,7 +178,9 @@ class UnifiedExecutor:
         return self.actions.names()
 
     # -- the door ---------------------------------------------------------------------------
-    def execute(self, name: str, params: dict[str, Any] | None = None, actor: str = "system") -> dict[str, Any]:
+    def execute(
+        self, name: str, params: dict[str, Any] | None = None, actor: str = "system"
+    ) -> dict[str, Any]:
         params = dict(params or {})
         action = self.actions.get(name)
         if action is None:
@@ -122,14 +197,20 @@ class UnifiedExecutor:
             data = action.handler(model)
         except (MLTrainerError, ValidationError) as e:
             return self._fail(name, _error_text(e), actor)
-        self.app.audit.append("action", {"action": name, "params": params, "success": True}, actor=actor)
+        self.app.audit.append(
+            "action", {"action": name, "params": params, "success": True}, actor=actor
+        )
         return {"success": True, "action": name, "data": data, "error": None}
 
     def _fail(self, name: str, error: str, actor: str) -> dict[str, Any]:
-        self.app.audit.append("action", {"action": name, "success": False, "error": error}, actor=actor)
+        self.app.audit.append(
+            "action", {"action": name, "success": False, "error": error}, actor=actor
+        )
         return {"success": False, "action": name, "data": None, "error": error}
 
-    def execute_model_training(self, model_id: str, symbol: str, data_source: str = "bundled", **params: Any) -> dict[str, Any]:
+    def execute_model_training(
+        self, model_id: str, symbol: str, data_source: str = "bundled", **params: Any
+    ) -> dict[str, Any]:
         """Train ``model_id`` on ``symbol``: ``{"success", "data", "model_id", "error"}``.
 
         Keyword arguments that are trial settings (``horizon``, ``start``...) go to the
@@ -152,12 +233,23 @@ class UnifiedExecutor:
             out = self._fail(f"train_model_{model_id}", str(e), "api")
             return {"success": False, "data": None, "model_id": model_id, "error": out["error"]}
         res = self.execute("train_model", trial, actor="api")
-        return {"success": res["success"], "data": res["data"], "model_id": model_id, "error": res["error"]}
+        return {
+            "success": res["success"],
+            "data": res["data"],
+            "model_id": model_id,
+            "error": res["error"],
+        }
 
     # -- handlers ---------------------------------------------------------------------------
     def _spec(self, p: BaseModel, model_id: str, params: dict[str, Any] | None = None) -> TrialSpec:
-        fields = {k: v for k, v in p.model_dump().items() if k in _SPEC_FIELDS and k not in ("model_id", "params")}
-        fields["symbol"] = self.app.data.resolve_symbol(fields["symbol"], fields.get("source", "bundled"))
+        fields = {
+            k: v
+            for k, v in p.model_dump().items()
+            if k in _SPEC_FIELDS and k not in ("model_id", "params")
+        }
+        fields["symbol"] = self.app.data.resolve_symbol(
+            fields["symbol"], fields.get("source", "bundled")
+        )
         return TrialSpec(model_id=model_id, params=params or {}, **fields)
 
     def _summary(self, trial_id: str, result) -> dict[str, Any]:
@@ -174,9 +266,13 @@ class UnifiedExecutor:
             "seconds": round(result.timings["total_s"], 3),
         }
 
-    def run_trial(self, spec: TrialSpec, on_fold=None, study: str | None = None, actor: str = "system"):
+    def run_trial(
+        self, spec: TrialSpec, on_fold=None, study: str | None = None, actor: str = "system"
+    ):
         """Create, run and store a trial; returns ``(trial_id, TrialResult)``."""
-        return self.runner.run(spec, goal_id=self.goal_id, study=study, on_fold=on_fold, actor=actor)
+        return self.runner.run(
+            spec, goal_id=self.goal_id, study=study, on_fold=on_fold, actor=actor
+        )
 
     def _train(self, p: TrainModelParams) -> dict[str, Any]:
         self.registry.get(p.model_id)
@@ -216,29 +312,59 @@ class UnifiedExecutor:
             except MLTrainerError as e:
                 errors[mid] = str(e)
         if not rows:
-            raise NotFound("no model could be run: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
-        rows.sort(key=lambda r: -(r["metrics"].get("sharpe") if r["metrics"].get("sharpe") is not None else float("-inf")))
+            raise NotFound(
+                "no model could be run: " + "; ".join(f"{k}: {v}" for k, v in errors.items())
+            )
+        rows.sort(
+            key=lambda r: (
+                -(
+                    r["metrics"].get("sharpe")
+                    if r["metrics"].get("sharpe") is not None
+                    else float("-inf")
+                )
+            )
+        )
         return {"ranking": rows, "errors": errors, "best": rows[0]["model_id"]}
 
     def _financial(self, p: RunFinancialParams) -> dict[str, Any]:
         fetch = partial(self._fin_fetch)
-        return {"model_id": p.model_id, "result": self.financial.run_financial(p.model_id, fetch, **p.params)}
+        return {
+            "model_id": p.model_id,
+            "result": self.financial.run_financial(p.model_id, fetch, **p.params),
+        }
 
     def _fin_fetch(self, symbol: str, start=None, end=None):
         return self._fetch(symbol, start=start, end=end)
 
     def _list_models(self, p: ListModelsParams) -> dict[str, Any]:
         specs = self.registry.filter(family=p.family, task=p.task)
-        models = [{"id": s.id, "family": s.family, "task": s.task, "description": s.description, "available": s.available} for s in specs]
+        models = [
+            {
+                "id": s.id,
+                "family": s.family,
+                "task": s.task,
+                "description": s.description,
+                "available": s.available,
+            }
+            for s in specs
+        ]
         fin = [
-            {"id": fid, "family": f.category, "task": f.task, "description": f.description, "available": True}
+            {
+                "id": fid,
+                "family": f.category,
+                "task": f.task,
+                "description": f.description,
+                "available": True,
+            }
             for fid, f in self.financial.FINANCIAL.items()
             if (p.task is None or f.task == p.task) and (p.family is None or f.category == p.family)
         ]
         return {"models": models + fin, "count": len(models) + len(fin)}
 
     def _list_symbols(self, p: ListSymbolsParams) -> dict[str, Any]:
-        entries = [e.to_dict() for e in self.app.data.catalogue() if p.kind is None or e.kind == p.kind]
+        entries = [
+            e.to_dict() for e in self.app.data.catalogue() if p.kind is None or e.kind == p.kind
+        ]
         return {"symbols": entries, "count": len(entries)}
 
     def _status(self, p: TrialStatusParams) -> dict[str, Any]:
@@ -250,7 +376,9 @@ class UnifiedExecutor:
         return d
 
     def _data_summary(self, p: DataSummaryParams) -> dict[str, Any]:
-        md = self.app.data.fetch(p.symbol, source=p.source, start=p.start, end=p.end, actor="executor")
+        md = self.app.data.fetch(
+            p.symbol, source=p.source, start=p.start, end=p.end, actor="executor"
+        )
         r = md.close.pct_change().dropna()
         return {
             "symbol": md.symbol,

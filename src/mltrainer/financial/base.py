@@ -23,7 +23,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -71,9 +71,12 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+P = TypeVar("P", bound=BaseModel)
+
+
 @dataclass(frozen=True)
-class FinancialSpec:
-    """One financial model.
+class FinancialSpec(Generic[P]):
+    """One financial model; ``run`` receives a validated instance of ``params``.
 
     Example: ``FinancialSpec(id="black_scholes", category="pricing", task="pricing",
     description="...", params=BlackScholesParams, run=run_black_scholes, needs_data=False)``.
@@ -83,8 +86,8 @@ class FinancialSpec:
     category: str
     task: str
     description: str
-    params: type[BaseModel]
-    run: Callable[[BaseModel, Fetch], dict]
+    params: type[P]
+    run: Callable[[P, Fetch], dict]
     needs_data: bool
 
     def __post_init__(self) -> None:

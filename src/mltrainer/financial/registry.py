@@ -27,8 +27,8 @@ from .base import Fetch, FinancialSpec, to_jsonable
 __all__ = ["FINANCIAL", "run_financial", "suggest"]
 
 
-def _build() -> dict[str, FinancialSpec]:
-    out: dict[str, FinancialSpec] = {}
+def _build() -> dict[str, FinancialSpec[Any]]:
+    out: dict[str, FinancialSpec[Any]] = {}
     for module in (pricing, portfolio, risk, factors):
         for spec in module.SPECS:
             if spec.id in out:
@@ -37,7 +37,7 @@ def _build() -> dict[str, FinancialSpec]:
     return out
 
 
-FINANCIAL: dict[str, FinancialSpec] = _build()
+FINANCIAL: dict[str, FinancialSpec[Any]] = _build()
 
 
 def suggest(text: str, n: int = 3) -> list[str]:
@@ -54,7 +54,7 @@ def _validation_message(model_id: str, err: ValidationError) -> str:
     return f"invalid parameters for '{model_id}': " + "; ".join(parts)
 
 
-def _validate(spec: FinancialSpec, params: dict[str, Any]):
+def _validate(spec: FinancialSpec[Any], params: dict[str, Any]) -> Any:
     fields = spec.params.model_fields
     for name in params:
         if name not in fields:

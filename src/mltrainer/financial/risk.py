@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -287,7 +287,10 @@ def run_kelly_fraction(p: KellyParams, fetch: Fetch) -> dict:
             growth = prob * math.log1p(f * b) + (1.0 - prob) * math.log1p(-f)
         else:
             growth = math.nan
-            notes.append("the bet has no positive edge (p*b <= 1-p): Kelly says do not bet")
+            notes.append(
+                "the bet has no positive edge (p*b <= 1-p): Kelly says do not bet, and "
+                "expected_log_growth_per_bet is undefined for a fraction <= 0"
+            )
         return {
             "kelly_fraction": f_star,
             "recommended_fraction": f,
@@ -495,10 +498,12 @@ def run_drawdown_analytics(p: DrawdownParams, fetch: Fetch) -> dict:
             "notes": notes,
         }
     worst = episodes[0]
-    if not worst["recovered"]:
+    if pd.isna(table["recovery_date"].iloc[-1]):
+        peak = table["peak_date"].iloc[-1].date()
         notes.append(
-            f"the deepest drawdown had not recovered by {last.date()}: recovery_date and "
-            "trough_to_recovery_days are undefined; duration_days runs to the last date"
+            f"the drawdown from the {peak} peak had not recovered by {last.date()}: its "
+            "recovery_date and trough_to_recovery_days are undefined and its duration_days "
+            "runs to the last date"
         )
     ends = table["recovery_date"].fillna(last)
     longest = int(np.argmax((ends - table["peak_date"]).dt.days.to_numpy()))
@@ -590,7 +595,7 @@ def run_sharpe_ratio_stats(p: SharpeParams, fetch: Fetch) -> dict:
     }
 
 
-def _spec(id_: str, cat: str, desc: str, params: type, run: Callable) -> FinancialSpec:
+def _spec(id_: str, cat: str, desc: str, params: type, run: Callable) -> FinancialSpec[Any]:
     return FinancialSpec(
         id=id_, category=cat, task="risk", description=desc, params=params, run=run, needs_data=True
     )

@@ -43,7 +43,14 @@ from ..errors import ModelError
 __all__ = ["ModelSpec", "Task", "Inputs", "TASKS"]
 
 Task = Literal[
-    "regression", "classification", "volatility", "forecast", "strategy", "portfolio", "pricing", "risk"
+    "regression",
+    "classification",
+    "volatility",
+    "forecast",
+    "strategy",
+    "portfolio",
+    "pricing",
+    "risk",
 ]
 TASKS: tuple[str, ...] = Task.__args__  # type: ignore[attr-defined]
 Inputs = Literal["features", "prices"]

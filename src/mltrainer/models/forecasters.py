@@ -76,10 +76,8 @@ class _Base:
     def _to_return(self, nxt: np.ndarray, series: np.ndarray) -> np.ndarray:
         """Forecast of the next series value -> expected next-bar simple return."""
         if self.target == "returns":
-            out = nxt / _SCALE
-        else:
-            out = np.expm1((nxt - series) / _SCALE)
-        return np.asarray(out, dtype=float)
+            return np.asarray(nxt / _SCALE, dtype=float)
+        return np.asarray(np.expm1((nxt - series) / _SCALE), dtype=float)
 
 
 class _StateSpaceForecaster(_Base):

@@ -24,9 +24,12 @@ discriminant) are a ``Pipeline(StandardScaler(), model)``. The Gaussian-process 
 on at most ``max_train_rows`` rows (default 500 for regression, 300 for classification:
 exact GP fitting is cubic in the number of rows); the cap keeps the *most recent* rows,
 which are the most relevant for a time series. ``bernoulli_nb`` is deliberately unscaled:
-with ``binarize=0.0`` it sees the sign of each raw feature (up/down returns). The
-histogram-gradient-boosting specs default to ``n_threads=1``: they have no ``n_jobs`` and
-their OpenMP threads, spin-waiting on a busy machine, made a 0.1 s fit take over 10 s.
+with ``binarize=0.0`` it sees the sign of each raw feature (up/down returns).
+
+Every spec here has an ``n_threads`` parameter (default 1) that caps the native OpenMP and
+BLAS thread pools during fit and predict, as ``n_jobs=1`` does for the boosting libraries.
+These fits are small, and on a busy machine spin-waiting threads made them far slower:
+a 0.2 s Gaussian-process classifier took 10 s, a 0.1 s histogram boosting fit 13 s.
 
 The linear-model spellings target scikit-learn >= 1.8 (``LogisticRegression`` penalties via
 ``l1_ratio``; passive-aggressive regression via ``SGDRegressor(learning_rate="pa1")``).
@@ -190,12 +193,12 @@ class DirectionClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         self.n_features_in_ = Xa.shape[1]
         present = np.unique(ya)
+        self.constant_: float | None = None
+        self.estimator_: Any = None
         if len(present) < 2:
             # One class only: every estimator would refuse or be degenerate.
             self.constant_ = float(present[0]) if len(present) else 0.5
-            self.estimator_ = None
             return self
-        self.constant_ = None
         with _thread_cap(self.n_threads):
             self.estimator_ = clone(self.estimator).fit(Xa, ya)
         return self
@@ -259,7 +262,7 @@ def _spec(
         library=LIBRARY,
         factory=make_factory(make, task=task, scale=scale),
         description=description,
-        defaults=defaults,
+        defaults={**defaults, "n_threads": 1},
         search_space=search_space or {},
     )
 
@@ -455,7 +458,7 @@ _REGRESSION: list[ModelSpec] = [
         R,
         Ridge,
         "Ridge regression (L2), moderate shrinkage alpha=10.",
-        {"alpha": 10.0},
+        {"alpha": 10.0, **RS},
         {"alpha": (0.1, 1.0, 10.0, 100.0, 1000.0)},
         scale=True,
     ),
@@ -465,7 +468,7 @@ _REGRESSION: list[ModelSpec] = [
         R,
         Ridge,
         "Ridge regression with heavy shrinkage (alpha=1000) for very noisy targets.",
-        {"alpha": 1000.0},
+        {"alpha": 1000.0, **RS},
         {"alpha": (300.0, 1000.0, 3000.0, 10000.0)},
         scale=True,
     ),
@@ -524,7 +527,7 @@ _REGRESSION: list[ModelSpec] = [
         R,
         Lars,
         "Least-angle regression stopped after a few active features.",
-        {"n_nonzero_coefs": 5},
+        {"n_nonzero_coefs": 5, **RS},
         {"n_nonzero_coefs": (2, 3, 5, 8)},
         scale=True,
     ),
@@ -534,7 +537,7 @@ _REGRESSION: list[ModelSpec] = [
         R,
         LassoLars,
         "Lasso fitted with the LARS algorithm (exact path, good for few features).",
-        {"alpha": 0.01, "max_iter": 500},
+        {"alpha": 0.01, "max_iter": 500, **RS},
         {"alpha": (1e-3, 3e-3, 0.01, 0.03)},
         scale=True,
     ),
@@ -907,7 +910,6 @@ _REGRESSION: list[ModelSpec] = [
             "max_leaf_nodes": 15,
             "min_samples_leaf": 20,
             "l2_regularization": 1.0,
-            "n_threads": 1,
             **RS,
         },
         {
@@ -954,7 +956,7 @@ _CLASSIFICATION: list[ModelSpec] = [
         C,
         DummyClassifier,
         "Baseline: P(up) is the training frequency of up moves.",
-        {"strategy": "prior"},
+        {"strategy": "prior", **RS},
     ),
     _spec(
         "logistic",
@@ -962,7 +964,7 @@ _CLASSIFICATION: list[ModelSpec] = [
         C,
         LogisticRegression,
         "L2-penalised logistic regression of the direction.",
-        {"C": 1.0, "l1_ratio": 0.0, "solver": "lbfgs", "max_iter": 1000},
+        {"C": 1.0, "l1_ratio": 0.0, "solver": "lbfgs", "max_iter": 1000, **RS},
         {"C": CS},
         scale=True,
     ),
@@ -1289,7 +1291,6 @@ _CLASSIFICATION: list[ModelSpec] = [
             "max_leaf_nodes": 15,
             "min_samples_leaf": 20,
             "l2_regularization": 1.0,
-            "n_threads": 1,
             **RS,
         },
         {

@@ -87,9 +87,13 @@ class ArchVolatility:
     def _distribution(self) -> Any:
         from arch.univariate import GeneralizedError, Normal, SkewStudent, StudentsT
 
-        return {"normal": Normal, "t": StudentsT, "skewt": SkewStudent, "ged": GeneralizedError}[
-            self.dist
-        ]()
+        classes: dict[str, Any] = {
+            "normal": Normal,
+            "t": StudentsT,
+            "skewt": SkewStudent,
+            "ged": GeneralizedError,
+        }
+        return classes[self.dist]()
 
     def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> ArchVolatility:
         from arch.univariate import ConstantMean, ZeroMean
@@ -165,7 +169,9 @@ SPECS: list[ModelSpec] = [
 ]
 SPECS += [
     _spec("garch_ged", "GARCH(1,1) with generalised-error errors", "garch", dist="ged", p=1, q=1),
-    _spec("egarch_ged", "EGARCH(1,1,1) with generalised-error errors", "egarch", dist="ged", p=1, q=1),
+    _spec(
+        "egarch_ged", "EGARCH(1,1,1) with generalised-error errors", "egarch", dist="ged", p=1, q=1
+    ),
     _spec(
         "garch_normal_zero_mean",
         "GARCH(1,1), normal errors, zero mean (no drift in residuals)",

@@ -95,10 +95,16 @@ class WalkForwardEngine:
         self.fetch = fetch
 
     # -- inputs ------------------------------------------------------------------------
-    def _inputs(self, spec: TrialSpec, mspec: ModelSpec) -> tuple[MarketData, pd.DataFrame, pd.Series, pd.Series]:
-        md = self.fetch(spec.symbol, source=spec.source, start=spec.start, end=spec.end, interval=spec.interval)
+    def _inputs(
+        self, spec: TrialSpec, mspec: ModelSpec
+    ) -> tuple[MarketData, pd.DataFrame, pd.Series, pd.Series]:
+        md = self.fetch(
+            spec.symbol, source=spec.source, start=spec.start, end=spec.end, interval=spec.interval
+        )
         if "close" not in md.frame:
-            raise TrialError(f"{md.symbol} is a {md.kind} series; trials need prices (try SPX, AAPL, GOOG)")
+            raise TrialError(
+                f"{md.symbol} is a {md.kind} series; trials need prices (try SPX, AAPL, GOOG)"
+            )
         if mspec.inputs == "prices":
             X = price_inputs(md)
         else:
@@ -115,7 +121,9 @@ class WalkForwardEngine:
 
     # -- signals -> positions ---------------------------------------------------------------
     @staticmethod
-    def _positions(spec: TrialSpec, task: str, pred: np.ndarray, bar_vol: np.ndarray, ppy: float) -> np.ndarray:
+    def _positions(
+        spec: TrialSpec, task: str, pred: np.ndarray, bar_vol: np.ndarray, ppy: float
+    ) -> np.ndarray:
         per_bar_target = spec.vol_target / math.sqrt(ppy)
         with np.errstate(divide="ignore", invalid="ignore"):
             if task == "volatility":
@@ -136,7 +144,11 @@ class WalkForwardEngine:
                 pos = np.sign(signal)
             if spec.position_rule == "vol_target":
                 scale = np.where(bar_vol > 0, per_bar_target / bar_vol, 0.0)
-                pos = np.sign(pos) * np.minimum(np.nan_to_num(scale), spec.max_leverage) * np.minimum(np.abs(pos), 1.0)
+                pos = (
+                    np.sign(pos)
+                    * np.minimum(np.nan_to_num(scale), spec.max_leverage)
+                    * np.minimum(np.abs(pos), 1.0)
+                )
         return np.nan_to_num(pos)
 
     # -- the run ----------------------------------------------------------------------------
@@ -151,7 +163,9 @@ class WalkForwardEngine:
         t0 = time.perf_counter()
         mspec = self.registry.get(spec.model_id)
         if mspec.task not in TRIAL_TASKS:
-            raise TrialError(f"model '{mspec.id}' is a {mspec.task} model; run it with run_financial")
+            raise TrialError(
+                f"model '{mspec.id}' is a {mspec.task} model; run it with run_financial"
+            )
         if not mspec.available:
             raise ModelError(f"model '{mspec.id}' is unavailable: {mspec.install_hint}")
         params = mspec.params(spec.params)  # validates names before any work
@@ -162,7 +176,11 @@ class WalkForwardEngine:
         ppy = periods_per_year(md.interval)
         folds = plan_folds(len(X), spec)
         y_all = (labels > 0).astype(int) if mspec.task == "classification" else labels
-        r1 = X["ret_1"] if "ret_1" in X else md.frame["close"].pct_change(fill_method=None).reindex(X.index)
+        r1 = (
+            X["ret_1"]
+            if "ret_1" in X
+            else md.frame["close"].pct_change(fill_method=None).reindex(X.index)
+        )
         bar_vol = r1.rolling(20, min_periods=5).std().to_numpy()
 
         n_test = folds[-1].e - folds[0].s
@@ -176,7 +194,9 @@ class WalkForwardEngine:
             ok = y_tr.notna().to_numpy()
             X_tr, y_tr = X.iloc[train].loc[ok], y_tr.loc[ok]
             if len(X_tr) < 10 or (mspec.task == "classification" and y_tr.nunique() < 2):
-                raise TrialError(f"fold {k}: too few usable training rows ({len(X_tr)}) or a single class")
+                raise TrialError(
+                    f"fold {k}: too few usable training rows ({len(X_tr)}) or a single class"
+                )
             model = mspec.build(**params)
             ts = time.perf_counter()
             try:
@@ -189,12 +209,16 @@ class WalkForwardEngine:
             except MLTrainerError:
                 raise
             except Exception as e:  # library errors are translated at this edge
-                raise ModelError(f"model '{mspec.id}' failed in fold {k}: {type(e).__name__}: {e}") from e
+                raise ModelError(
+                    f"model '{mspec.id}' failed in fold {k}: {type(e).__name__}: {e}"
+                ) from e
             te = time.perf_counter()
             fit_s += tp - ts
             pred_s += te - tp
             if p.shape != (f.e - f.s,):
-                raise ModelError(f"model '{mspec.id}' returned {p.shape} predictions for {f.e - f.s} rows")
+                raise ModelError(
+                    f"model '{mspec.id}' returned {p.shape} predictions for {f.e - f.s} rows"
+                )
             if not np.isfinite(p).all():
                 raise ModelError(f"model '{mspec.id}' produced non-finite predictions in fold {k}")
             preds[f.s - base : f.e - base] = p
@@ -216,10 +240,16 @@ class WalkForwardEngine:
             for k, f, t_lo, t_hi, n_tr, secs in fold_info
         ]
         sharpes = [s for s in other_sharpes if s is not None]
-        metrics = self._metrics(strat, pos[real], turnover[real], preds, lab, mspec.task, ppy, n_trials, sharpes, nr)
+        metrics = self._metrics(
+            strat, pos[real], turnover[real], preds, lab, mspec.task, ppy, n_trials, sharpes, nr
+        )
         benchmark = self._returns_metrics(bh, ppy)
         eq, bh_eq = np.cumprod(1 + strat), np.cumprod(1 + bh)
-        next_ts = X.index[base + 1 : folds[-1].e + 1] if folds[-1].e < len(X) else X.index[base + 1 : folds[-1].e]
+        next_ts = (
+            X.index[base + 1 : folds[-1].e + 1]
+            if folds[-1].e < len(X)
+            else X.index[base + 1 : folds[-1].e]
+        )
         eq_ts = [t.isoformat() for t in next_ts][: len(eq)]
         t_end = time.perf_counter()
         return TrialResult(
@@ -258,7 +288,9 @@ class WalkForwardEngine:
             "calmar": _f(M.calmar_ratio(r, ppy)),
         }
 
-    def _metrics(self, strat, pos, turnover, preds, lab, task, ppy, n_trials, other_sharpes, nr) -> dict[str, float | None]:
+    def _metrics(
+        self, strat, pos, turnover, preds, lab, task, ppy, n_trials, other_sharpes, nr
+    ) -> dict[str, float | None]:
         out = self._returns_metrics(strat, ppy)
         active = (pos != 0) & (strat != 0)
         out["hit_rate"] = _f(float(np.mean(strat[active] > 0))) if active.any() else None
@@ -289,7 +321,9 @@ class WalkForwardEngine:
         return out
 
     @staticmethod
-    def _fold_row(k, f: Fold, X, t_lo, t_hi, n_tr, secs, net, preds, lab, real, base, ppy) -> FoldResult:
+    def _fold_row(
+        k, f: Fold, X, t_lo, t_hi, n_tr, secs, net, preds, lab, real, base, ppy
+    ) -> FoldResult:
         sl = slice(f.s - base, f.e - base)
         r = net[sl][real[sl]]
         p, y = preds[sl], lab[sl]

@@ -20,17 +20,27 @@ def write_report(result: TrialResult, trial_id: str, directory: Path) -> tuple[P
 
     directory.mkdir(parents=True, exist_ok=True)
     json_path = directory / f"{trial_id}.json"
-    json_path.write_text(json.dumps({"trial_id": trial_id, **result.model_dump(mode="json")}, indent=1))
+    json_path.write_text(
+        json.dumps({"trial_id": trial_id, **result.model_dump(mode="json")}, indent=1)
+    )
 
     ts = [e[0] for e in result.equity]
     eq = np.array([e[1] for e in result.equity])
     bh = np.array([e[2] for e in result.equity])
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.05)
+    fig = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.05
+    )
     fig.add_trace(go.Scatter(x=ts, y=eq, name=f"{result.spec.model_id} (net)"), row=1, col=1)
     fig.add_trace(go.Scatter(x=ts, y=bh, name="buy and hold", line={"dash": "dot"}), row=1, col=1)
     for series, name in ((eq, "strategy drawdown"), (bh, "buy-and-hold drawdown")):
         dd = series / np.maximum.accumulate(series) - 1 if series.size else series
-        fig.add_trace(go.Scatter(x=ts, y=dd, name=name, fill="tozeroy" if name.startswith("strategy") else None), row=2, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=ts, y=dd, name=name, fill="tozeroy" if name.startswith("strategy") else None
+            ),
+            row=2,
+            col=1,
+        )
     s = result.spec
     fig.update_layout(
         title=f"{trial_id}: {s.model_id} on {s.symbol} ({s.source}), horizon {s.horizon}, {s.window} window",

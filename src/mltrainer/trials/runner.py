@@ -22,10 +22,21 @@ class TrialRunner:
         self.store = store
         self.audit = audit
 
-    def create(self, spec: TrialSpec, *, goal_id: str | None = None, study: str | None = None, actor: str = "system") -> str:
+    def create(
+        self,
+        spec: TrialSpec,
+        *,
+        goal_id: str | None = None,
+        study: str | None = None,
+        actor: str = "system",
+    ) -> str:
         self.engine.registry.get(spec.model_id)  # unknown models fail before a row exists
         tid = self.store.create(spec, goal_id=goal_id, study=study)
-        self.audit.append("trial.create", {"trial_id": tid, "spec": spec.canonical(), "goal_id": goal_id, "study": study}, actor=actor)
+        self.audit.append(
+            "trial.create",
+            {"trial_id": tid, "spec": spec.canonical(), "goal_id": goal_id, "study": study},
+            actor=actor,
+        )
         return tid
 
     def execute(
@@ -42,14 +53,20 @@ class TrialRunner:
         self.store.set_status(trial_id, "running")
         others = self.store.study_sharpes(goal_id, study)
         try:
-            result = self.engine.run(spec, on_fold=on_fold, n_trials=len(others) + 1, other_sharpes=others)
+            result = self.engine.run(
+                spec, on_fold=on_fold, n_trials=len(others) + 1, other_sharpes=others
+            )
         except MLTrainerError as e:
             self.store.fail(trial_id, str(e))
             self.audit.append("trial.failed", {"trial_id": trial_id, "error": str(e)}, actor=actor)
             raise
         except Exception as e:  # an unexpected bug: record it, never report success
             self.store.fail(trial_id, f"{type(e).__name__}: {e}")
-            self.audit.append("trial.failed", {"trial_id": trial_id, "error": f"{type(e).__name__}: {e}"}, actor=actor)
+            self.audit.append(
+                "trial.failed",
+                {"trial_id": trial_id, "error": f"{type(e).__name__}: {e}"},
+                actor=actor,
+            )
             raise
         self.store.finish(trial_id, result)
         self.audit.append(
@@ -65,5 +82,7 @@ class TrialRunner:
         return result
 
     def run(self, spec: TrialSpec, **kw) -> tuple[str, TrialResult]:
-        tid = self.create(spec, goal_id=kw.get("goal_id"), study=kw.get("study"), actor=kw.get("actor", "system"))
+        tid = self.create(
+            spec, goal_id=kw.get("goal_id"), study=kw.get("study"), actor=kw.get("actor", "system")
+        )
         return tid, self.execute(tid, spec, **kw)

@@ -26,16 +26,35 @@ class TrialSpec(BaseModel):
     start: date | None = None
     end: date | None = None
     interval: str | None = Field(None, description="bar interval; default: the source's own")
-    horizon: int = Field(10, ge=1, le=500, description="label horizon in bars (10 = 10-day forward return on daily bars)")
-    feature_set: str = Field("basic", description="returns | basic | macro (see mltrainer.features)")
+    horizon: int = Field(
+        10,
+        ge=1,
+        le=500,
+        description="label horizon in bars (10 = 10-day forward return on daily bars)",
+    )
+    feature_set: str = Field(
+        "basic", description="returns | basic | macro (see mltrainer.features)"
+    )
     window: Literal["expanding", "rolling"] = "expanding"
-    window_size: int = Field(504, ge=30, description="rolling: training bars; expanding: minimum training bars")
-    refit_every: int = Field(21, ge=1, description="bars per test fold; the model is refit before each fold")
-    purge: int | None = Field(None, ge=0, description="bars dropped before each test fold; default = horizon")
-    embargo: int = Field(0, ge=0, description="extra bars dropped between training and test, on top of purge")
+    window_size: int = Field(
+        504, ge=30, description="rolling: training bars; expanding: minimum training bars"
+    )
+    refit_every: int = Field(
+        21, ge=1, description="bars per test fold; the model is refit before each fold"
+    )
+    purge: int | None = Field(
+        None, ge=0, description="bars dropped before each test fold; default = horizon"
+    )
+    embargo: int = Field(
+        0, ge=0, description="extra bars dropped between training and test, on top of purge"
+    )
     position_rule: Literal["sign", "threshold", "long_only", "vol_target"] = "sign"
-    threshold: float = Field(0.0, ge=0, description="threshold rule: |signal| must exceed this to trade")
-    vol_target: float = Field(0.15, gt=0, le=2, description="annualised volatility target (0.15 = 15%)")
+    threshold: float = Field(
+        0.0, ge=0, description="threshold rule: |signal| must exceed this to trade"
+    )
+    vol_target: float = Field(
+        0.15, gt=0, le=2, description="annualised volatility target (0.15 = 15%)"
+    )
     max_leverage: float = Field(1.0, gt=0, le=5)
     commission_bps: float = Field(1.0, ge=0, le=500, description="per unit of turnover; 1 = 0.01%")
     slippage_bps: float = Field(1.0, ge=0, le=500, description="per unit of turnover; 1 = 0.01%")
@@ -88,8 +107,12 @@ class TrialResult(BaseModel):
     metrics: dict[str, float | None]
     benchmark: dict[str, float | None]
     folds: list[FoldResult]
-    equity: list[tuple[str, float, float]] = Field(description="(timestamp, strategy equity, buy-and-hold equity)")
-    predictions: list[tuple[str, float, float, float | None]] = Field(description="(timestamp, prediction, position, label)")
+    equity: list[tuple[str, float, float]] = Field(
+        description="(timestamp, strategy equity, buy-and-hold equity)"
+    )
+    predictions: list[tuple[str, float, float, float | None]] = Field(
+        description="(timestamp, prediction, position, label)"
+    )
     versions: dict[str, str]
     timings: dict[str, float]
     n_trials: int = 1

@@ -25,7 +25,14 @@ class TrialStore:
     def __init__(self, engine: Engine):
         self._engine = engine
 
-    def create(self, spec: TrialSpec, *, goal_id: str | None = None, study: str | None = None, status: str = "queued") -> str:
+    def create(
+        self,
+        spec: TrialSpec,
+        *,
+        goal_id: str | None = None,
+        study: str | None = None,
+        status: str = "queued",
+    ) -> str:
         tid = new_trial_id()
         with Session(self._engine) as s, s.begin():
             s.add(
@@ -75,7 +82,9 @@ class TrialStore:
         with Session(self._engine) as s:
             row = s.get(TrialRow, trial_id)
             if row is None:
-                close = s.scalars(select(TrialRow.id).order_by(TrialRow.created_at.desc()).limit(5)).all()
+                close = s.scalars(
+                    select(TrialRow.id).order_by(TrialRow.created_at.desc()).limit(5)
+                ).all()
                 hint = f"; recent trials: {', '.join(close)}" if close else ""
                 raise NotFound(f"no trial '{trial_id}'{hint}")
             return self._to_dict(row, full=True)
@@ -86,7 +95,9 @@ class TrialStore:
             raise NotFound(f"trial '{trial_id}' has no result (status {d['status']})")
         return TrialResult.model_validate(d["result"])
 
-    def list(self, limit: int = 50, goal_id: str | None = None, model_id: str | None = None) -> list[dict[str, Any]]:
+    def list(
+        self, limit: int = 50, goal_id: str | None = None, model_id: str | None = None
+    ) -> list[dict[str, Any]]:
         with Session(self._engine) as s:
             q = select(TrialRow).order_by(TrialRow.created_at.desc()).limit(limit)
             if goal_id:
@@ -101,7 +112,11 @@ class TrialStore:
             return []
         with Session(self._engine) as s:
             q = select(TrialRow.result).where(TrialRow.status == "done")
-            q = q.where(TrialRow.goal_id == goal_id) if goal_id else q.where(TrialRow.study == study)
+            q = (
+                q.where(TrialRow.goal_id == goal_id)
+                if goal_id
+                else q.where(TrialRow.study == study)
+            )
             out = []
             for res in s.scalars(q):
                 v = (res or {}).get("metrics", {}).get("sharpe_per_period")

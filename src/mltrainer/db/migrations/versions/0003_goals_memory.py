@@ -52,7 +52,9 @@ END""",
 
 def _sqlite_has_fts5(bind) -> bool:
     try:
-        return bool(bind.exec_driver_sql("SELECT sqlite_compileoption_used('ENABLE_FTS5')").scalar())
+        return bool(
+            bind.exec_driver_sql("SELECT sqlite_compileoption_used('ENABLE_FTS5')").scalar()
+        )
     except sa.exc.DBAPIError:  # pragma: no cover - very old SQLite
         return False
 

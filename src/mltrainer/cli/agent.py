@@ -1,0 +1,207 @@
+"""``mltrainer chat|ask|goal|memory|bridge``: talking to the mlTrainer agent."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.table import Table
+
+from ._common import console, err_console, make_app, print_json
+
+goal_app = typer.Typer(help="The research goal.", no_args_is_help=True)
+memory_app = typer.Typer(help="The unified memory.", no_args_is_help=True)
+bridge_app = typer.Typer(
+    help="Check what the bridge reads from a model's reply.", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("chat")(chat)
+    app.command("ask")(ask)
+    app.add_typer(goal_app, name="goal")
+    app.add_typer(memory_app, name="memory")
+    app.add_typer(bridge_app, name="bridge")
+
+
+def _conversation():
+    from ..agent.session import open_conversation
+
+    return open_conversation(make_app())
+
+
+def _show_reply(reply) -> None:
+    console.print(
+        Panel(Markdown(reply.text or "(no reply)"), title="mlTrainer", border_style="cyan")
+    )
+    for f in reply.flags:
+        console.print(f"[yellow]unverified number:[/] {f}")
+
+
+def _on_action(status):
+    def cb(name: str, params: dict) -> None:
+        label = params.get("model_id") or params.get("model_ids") or ""
+        status.update(f"[bold]running {name}[/] {label} {params.get('symbol', '')}")
+
+    return cb
+
+
+def chat() -> None:
+    """Interactive chat with the agent (type 'exit' to leave). Reads lines from standard
+    input when it is not a terminal, so it can be scripted."""
+    conv = _conversation()
+    prov = getattr(conv.provider, "name", type(conv.provider).__name__)
+    goal = conv.goals.current()
+    console.print(
+        Panel(
+            f"mlTrainer agent ({prov} provider). Goal: {goal.text if goal else 'none yet'}\n"
+            "Try: 'which symbols can I use?', 'train a random forest on AAPL with a 10 day horizon', "
+            "'set goal: momentum model for SPX with Sharpe above 1 over 7-12 days'. Type 'exit' to quit.",
+            border_style="green",
+        )
+    )
+    interactive = sys.stdin.isatty()
+    while True:
+        try:
+            text = console.input("[bold green]you> [/]") if interactive else sys.stdin.readline()
+        except EOFError:
+            break
+        if not interactive and text == "":
+            break
+        text = text.strip()
+        if not text:
+            continue
+        if text.lower() in ("exit", "quit", ":q"):
+            break
+        if not interactive:
+            console.print(f"[bold green]you>[/] {text}")
+        with console.status("thinking...") as status:
+            reply = conv.send(text, on_action=_on_action(status))
+        _show_reply(reply)
+
+
+def ask(
+    text: str = typer.Argument(..., help="One message to the agent."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the reply, actions and results as JSON."
+    ),
+) -> None:
+    """One-shot question to the agent."""
+    conv = _conversation()
+    if as_json:
+        print_json(conv.send(text).model_dump(mode="json"))
+        return
+    with console.status("thinking...") as status:
+        reply = conv.send(text, on_action=_on_action(status))
+    _show_reply(reply)
+
+
+def _goals():
+    from ..agent.session import _resolver
+    from ..goals import GoalSystem
+
+    app = make_app()
+    return GoalSystem(app.engine, app.gateway, app.audit, resolve_symbol=_resolver(app))
+
+
+@goal_app.command("set")
+def goal_set(text: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Set the goal, e.g. 'momentum on SPX, Sharpe above 1.5, drawdown under 5%, 7-12 days'."""
+    g = _goals().set_goal(text, user="cli")
+    if as_json:
+        print_json(g.model_dump(mode="json"))
+        return
+    console.print(f"[green]goal set[/] {g.id}: {g.text}")
+    console.print(g.components.model_dump())
+
+
+@goal_app.command("show")
+def goal_show(as_json: bool = typer.Option(False, "--json")) -> None:
+    """The goal in force."""
+    g = _goals().current()
+    if as_json:
+        print_json(g.model_dump(mode="json") if g else None)
+        return
+    if g is None:
+        console.print("no goal set; use: mltrainer goal set '...'")
+        return
+    console.print(f"[bold]{g.id}[/] (set {g.created_at} by {g.created_by}): {g.text}")
+    console.print(g.components.model_dump())
+
+
+@goal_app.command("history")
+def goal_history(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every goal, newest first."""
+    hist = _goals().history()
+    if as_json:
+        print_json([g.model_dump(mode="json") for g in hist])
+        return
+    t = Table(title=f"{len(hist)} goals")
+    for c in ("id", "status", "created", "text"):
+        t.add_column(c, overflow="fold")
+    for g in hist:
+        t.add_row(g.id, g.status, str(g.created_at)[:19], g.text)
+    console.print(t)
+
+
+def _memory():
+    from ..agent.session import _resolver
+    from ..memory import UnifiedMemory
+    from ..models.registry import build_registry
+
+    app = make_app()
+    return UnifiedMemory(
+        app.engine, known_models=build_registry().ids(), resolve_symbol=_resolver(app)
+    )
+
+
+@memory_app.command("search")
+def memory_search(
+    query: str, k: int = typer.Option(10, "-k"), as_json: bool = typer.Option(False, "--json")
+) -> None:
+    """Full-text search over every stored message (BM25 ranking)."""
+    hits = _memory().search(query, k=k)
+    if as_json:
+        print_json([{**m.model_dump(mode="json"), "score": s} for m, s in hits])
+        return
+    t = Table(title=f"{len(hits)} results for '{query}'")
+    for c in ("score", "role", "ts", "content", "topics"):
+        t.add_column(c, overflow="fold")
+    for m, s in hits:
+        t.add_row(f"{s:.3f}", m.role, str(m.ts)[:19], m.content[:200], ", ".join(m.topics[:6]))
+    console.print(t)
+
+
+@memory_app.command("stats")
+def memory_stats(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Counts by role and topic, and the importance distribution."""
+    st = _memory().stats()
+    if as_json:
+        print_json(st)
+        return
+    for k, v in st.items():
+        console.print(f"[bold]{k}[/]: {v}")
+
+
+@bridge_app.command("parse")
+def bridge_parse() -> None:
+    """Read a model reply on standard input; print the parsed actions and errors as JSON."""
+    from ..agent.bridge import Bridge
+    from ..agent.session import _resolver
+    from ..models.registry import build_registry
+
+    text = sys.stdin.read()
+    if not text.strip():
+        err_console.print("[red]error:[/] nothing on standard input")
+        raise typer.Exit(2)
+    app = make_app()
+    from ..financial import FINANCIAL
+
+    res = Bridge(
+        model_ids=build_registry().ids(),
+        resolve_symbol=_resolver(app),
+        financial_ids=list(FINANCIAL),
+    ).parse(text)
+    print_json(res.model_dump(mode="json"))
