@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from vendor_servers import TEST_KEY, FredServer, PolygonServer
 
 from mltrainer.app import App
 from mltrainer.settings import Settings
+from vendor_servers import TEST_KEY, FredServer, PolygonServer
 
 # Environment variables Settings reads besides MLTRAINER_*.
 _VENDOR_ENV = ("POLYGON_API_KEY", "FRED_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_KEY")

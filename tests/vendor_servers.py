@@ -76,9 +76,28 @@ TEST_KEY = "test-key"
 # Real data, read straight from the packages that ship it.
 # --------------------------------------------------------------------------------------
 
-SKFOLIO_TICKERS = (
-    "AAPL AMD BAC BBY CVX GE HD JNJ JPM KO LLY MRK MSFT PEP PFE PG RRC UNH WMT XOM".split()
-)
+SKFOLIO_TICKERS = [
+    "AAPL",
+    "AMD",
+    "BAC",
+    "BBY",
+    "CVX",
+    "GE",
+    "HD",
+    "JNJ",
+    "JPM",
+    "KO",
+    "LLY",
+    "MRK",
+    "MSFT",
+    "PEP",
+    "PFE",
+    "PG",
+    "RRC",
+    "UNH",
+    "WMT",
+    "XOM",
+]
 
 
 def _ohlcv(df: pd.DataFrame) -> pd.DataFrame:
@@ -404,10 +423,14 @@ class FredServer(_VendorServer):
             return self._error(h, 404)
         key = query.get("api_key")
         if not key:
-            return self._error(h, 400, f"Bad Request.  Variable api_key is not set.  {_FRED_KEY_HELP}")
+            return self._error(
+                h, 400, f"Bad Request.  Variable api_key is not set.  {_FRED_KEY_HELP}"
+            )
         if key != self.api_key:
             return self._error(
-                h, 400, f"Bad Request.  The value for variable api_key is not registered.  {_FRED_KEY_HELP}"
+                h,
+                400,
+                f"Bad Request.  The value for variable api_key is not registered.  {_FRED_KEY_HELP}",
             )
         series_id = query.get("series_id", "")
         if series_id not in FRED_SERIES:

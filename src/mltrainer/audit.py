@@ -198,6 +198,10 @@ class AuditLog:
                     )
                 prev, expected_seq = r.hash, expected_seq + 1
             head = s.get(AuditHeadRow, 1)
+        if head is None and n > 0:
+            return VerifyReport(
+                False, n, n, "the head record is missing: the end of the chain cannot be checked"
+            )
         if head is not None and (head.seq != expected_seq - 1 or head.hash != prev):
             return VerifyReport(
                 False,

@@ -98,6 +98,15 @@ def normalise_frame(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
     """
     df = frame.copy()
     df.columns = [str(c).strip().lower().replace(" ", "_") for c in df.columns]
+    if pd.api.types.is_numeric_dtype(df.index):
+        # pandas would read 20100104 as nanoseconds after 1970; accept only YYYYMMDD.
+        digits = pd.Index(df.index).astype("int64").astype(str)
+        if len(digits) and (digits.str.len() == 8).all():
+            df.index = pd.to_datetime(digits, format="%Y%m%d", errors="coerce")
+            if df.index.isna().any():
+                raise DataError(f"{symbol}: some YYYYMMDD dates are not valid dates")
+        else:
+            raise DataError(f"{symbol}: numeric timestamps are ambiguous; write dates as YYYY-MM-DD")
     try:
         idx = pd.DatetimeIndex(pd.to_datetime(df.index))
     except (ValueError, TypeError) as e:

@@ -40,13 +40,21 @@ class PolygonSource:
             )
         from polygon import RESTClient
 
-        return RESTClient(
+        client = RESTClient(
             api_key=self._api_key,
             base=self.base_url,
             connect_timeout=self.timeout_s,
             read_timeout=self.timeout_s,
             retries=self.retries,
         )
+        # polygon-api-client does not hand its timeouts to urllib3; without this a silent
+        # server would hang the fetch forever.
+        import urllib3
+
+        client.client.connection_pool_kw["timeout"] = urllib3.Timeout(
+            connect=self.timeout_s, read=self.timeout_s
+        )
+        return client
 
     def fetch(self, symbol: str, start=None, end=None, interval: str | None = "1d") -> MarketData:
         interval = interval or "1d"
@@ -92,6 +100,8 @@ class PolygonSource:
             index=ts,
         )
         df = normalise_frame(raw, ticker)
+        if df["volume"].isna().all():  # indices (I:SPX) have no volume
+            df = df.drop(columns="volume")
         validate_frame(df, ticker, "ohlcv")
         df = slice_frame(df, ticker, start, end)
         prov = make_provenance(

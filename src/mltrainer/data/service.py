@@ -206,6 +206,8 @@ class DataService:
     def import_file(
         self, path, symbol: str, vendor: str, replace: bool = False, actor: str = "user"
     ) -> MarketData:
+        if not isinstance(vendor, str) or not vendor.strip():
+            raise DataError("declare where the file came from: --vendor 'Vendor name / export'")
         self._gateway.require_source("file", actor=actor)
         self._gateway.require_text(vendor, actor=actor)
         md = self.files.import_file(path, symbol, vendor, replace=replace)
