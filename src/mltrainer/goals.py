@@ -38,10 +38,10 @@ import operator
 import re
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from numbers import Real
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select, update
@@ -134,14 +134,16 @@ _STRATEGY_RX = {
 }
 
 # Capitalised tokens that are words or metric/model acronyms, never tickers.
-_NOT_SYMBOLS = frozenset(
+_NOT_SYMBOLS = frozenset(  # noqa: SIM905 - a word list reads better as one string
     """A I AN AND ANY ARE AS AT BE BUT BY DO FOR FROM HAS HAVE IF IN IS IT ITS MY NO NOT OF ON
     OR OUR SO THE THEN TO UP US WE WITH ALL NEW NOW ONE TWO OUT OVER UNDER ABOVE BELOW SET
     GOAL NOTE OK YES USE RUN TRY GET SEE ETC VS PER PCT MAX MIN AVG
     CAGR AUC ROC IC MDD PNL P&L ROI LSTM GRU HMM GARCH ARIMA SVM KNN RF ML AI LLM API CSV
     JSON SMA EMA RSI MACD ATR OHLC OHLCV DD YTD TBD FYI ASAP USD EUR""".split()
 )
-_SYMBOL_TOKEN = re.compile(r"(?<![\w$^.])(\$[A-Za-z][\w.]*|\^?[A-Z][A-Z0-9]*(?:[._][A-Z0-9]+)*)(?![\w])")
+_SYMBOL_TOKEN = re.compile(
+    r"(?<![\w$^.])(\$[A-Za-z][\w.]*|\^?[A-Z][A-Z0-9]*(?:[._][A-Z0-9]+)*)(?![\w])"
+)
 
 # -- timeframes and constraints -----------------------------------------------------------
 
@@ -167,7 +169,10 @@ _TF_ITEM = re.compile(
 _TRADING_DAYS = {"days": 1, "bars": 1, "weeks": 5, "months": 21, "years": 252}
 
 _OP_WORDS: list[tuple[str, str]] = [
-    (">=", r"at\s+least|no\s+less\s+than|not\s+less\s+than|greater\s+than\s+or\s+equal\s+to|minimum(?:\s+of)?|min"),
+    (
+        ">=",
+        r"at\s+least|no\s+less\s+than|not\s+less\s+than|greater\s+than\s+or\s+equal\s+to|minimum(?:\s+of)?|min",
+    ),
     (
         "<=",
         r"at\s+most|no\s+more\s+than|not\s+more\s+than|less\s+than\s+or\s+equal\s+to|up\s+to"
@@ -188,7 +193,9 @@ _OP_RX = [(op, re.compile(rf"(?:{rx})$", re.I)) for op, rx in _OP_WORDS + _OP_SY
 _OP_WORD_ALT = "|".join(rx for _, rx in _OP_WORDS)
 _OP_SYM_ALT = "|".join(rx for _, rx in _OP_SYMBOLS)
 _OP = rf"(?:\b(?:{_OP_WORD_ALT})\b|{_OP_SYM_ALT})"
-_DIRECTED_OP = rf"(?:\b(?:{'|'.join(rx for op, rx in _OP_WORDS if op != '?')})\b|≥|>=|=>|≤|<=|=<|>|<)"
+_DIRECTED_OP = (
+    rf"(?:\b(?:{'|'.join(rx for op, rx in _OP_WORDS if op != '?')})\b|≥|>=|=>|≤|<=|=<|>|<)"
+)
 _NUM = r"(?P<num>[-+−]?(?:\d+(?:\.\d+)?|\.\d+))"
 _PCT = r"(?P<pct>\s*(?:%|percent\b|per\s*cent\b|pct\b))?"
 _NOT_TIMEFRAME = rf"(?!\s*(?:[-–—]|to\s|through\s)\s*\d)(?!\s*-?\s*(?:{_UNIT})(?![\w]))(?![\d.]\d)"
@@ -375,7 +382,7 @@ def find_metrics(text: str) -> list[str]:
     return out
 
 
-def find_strategies(text: str, skip: list[tuple[int, int]] = ()) -> list[str]:
+def find_strategies(text: str, skip: Sequence[tuple[int, int]] = ()) -> list[str]:
     """Strategy / model-family names from :data:`STRATEGY_TERMS`, ignoring ``skip`` spans."""
     found: list[tuple[int, str]] = []
     for name, rx in _STRATEGY_RX.items():
@@ -424,7 +431,7 @@ def _parse_timeframes(text: str) -> tuple[list[Timeframe], list[tuple[int, int]]
             else:
                 lo = int(it.group("c"))
                 hi = int(it.group("d")) if it.group("d") else lo
-            tf = Timeframe(min=min(lo, hi), max=max(lo, hi), unit=unit)
+            tf = Timeframe(min=min(lo, hi), max=max(lo, hi), unit=cast(Unit, unit))
             if tf not in out:
                 out.append(tf)
         spans.append(g.span())
@@ -443,7 +450,7 @@ def _constraint(metric_text: str, op_text: str, num: str, pct: str | None) -> Co
         value /= 100.0
     if metric == "max_drawdown" and value < 0:
         value, op = -value, _FLIP[op]
-    return Constraint(metric=metric, op=op, value=round(value, 12))
+    return Constraint(metric=metric, op=cast(Op, op), value=round(value, 12))
 
 
 def _parse_constraints(text: str, skip: list[tuple[int, int]]):
@@ -472,7 +479,9 @@ def parse_goal(text: str, resolve_symbol: SymbolResolver | None = None) -> GoalC
     timeframes, tf_spans = _parse_timeframes(body)
     constraints, c_spans = _parse_constraints(body, tf_spans)
     cut = min((s for s, _ in c_spans), default=len(body))
-    objective = re.sub(r"(?:[\s,;:.\-–]|\b(?:with|and|where|while|that)\b)+$", "", body[:cut], flags=re.I)
+    objective = re.sub(
+        r"(?:[\s,;:.\-–]|\b(?:with|and|where|while|that)\b)+$", "", body[:cut], flags=re.I
+    )
     objective = objective.strip()
     metrics = find_metrics(body)
     for c in constraints:
@@ -625,7 +634,9 @@ class GoalSystem:
             row.status, row.archived_at = "archived", datetime.now(UTC)
             goal = _to_goal(row)
         self._audit.append(
-            "goal.archive", {"goal_id": goal.id, "text": goal.text, "reason": "archived"}, actor=user
+            "goal.archive",
+            {"goal_id": goal.id, "text": goal.text, "reason": "archived"},
+            actor=user,
         )
         return goal
 

@@ -37,9 +37,15 @@ class _TrialFields(_Params):
     end: date | None = Field(None, description="last date, YYYY-MM-DD")
     horizon: int = Field(10, ge=1, le=500, description="label horizon in bars")
     feature_set: Literal["returns", "basic", "macro"] = "basic"
-    window: Literal["expanding", "rolling"] = "expanding"
-    window_size: int = Field(504, ge=30)
-    refit_every: int = Field(21, ge=1)
+    window: Literal["expanding", "rolling"] = Field(
+        "rolling", description="rolling (default, 3 years of bars) or expanding training window"
+    )
+    window_size: int = Field(
+        756, ge=30, description="training bars (rolling) or minimum (expanding)"
+    )
+    refit_every: int = Field(
+        63, ge=1, description="bars per test fold; refit before each (63 = quarterly)"
+    )
     position_rule: Literal["sign", "threshold", "long_only", "vol_target"] = "sign"
     commission_bps: float = Field(1.0, ge=0, le=500)
     slippage_bps: float = Field(1.0, ge=0, le=500)

@@ -258,6 +258,11 @@ class UnifiedExecutor:
             "model_id": result.spec.model_id,
             "symbol": result.spec.symbol,
             "horizon": result.spec.horizon,
+            "window": f"{result.spec.window} {result.spec.window_size} bars",
+            "refit_every": result.spec.refit_every,
+            "period": f"{result.equity[0][0][:10]}..{result.equity[-1][0][:10]}"
+            if result.equity
+            else None,
             "metrics": result.metrics,
             "benchmark": result.benchmark,
             "folds": len(result.folds),

@@ -34,6 +34,13 @@ strategy that calls ``self.buy()`` / ``self.sell()``:
   ``trades``; see ``units`` for the position held at each close. A target change decided
   at the last bar with ``fill="next_open"`` is never filled (there is no next open).
 
+Known differences from backtesting.py: with ``fill="close"`` a bar's equity already
+includes that bar's fill and its commissions (backtesting.py logs the bar's equity before
+the fill, so its curve shows them one bar later; final equity and trades agree); a
+``fill="close"`` change decided at the last bar is filled; targets from bar 0 can trade
+(backtesting.py first calls ``next()`` at bar 1); and a repeated order in the same direction
+(which re-opens the trade in backtesting.py) cannot be expressed as a target position.
+
 Not modelled: bid/ask spread, slippage, market impact, limit/stop/stop-loss/take-profit
 orders, margin requirements and margin calls (``|target| > 1`` is plain leverage on the
 current equity, never refused), borrowing costs for shorts, financing or dividends,
@@ -41,9 +48,9 @@ fixed per-order fees, partial fills, volume limits and intrabar prices (high and
 not used).
 
 Example:
-    >>> import numpy as np, pandas as pd
+    >>> import pandas as pd
     >>> bars = pd.DataFrame({"open": [10.0, 10.0, 11.0, 12.0], "close": [10.0, 11.0, 12.0, 12.0]})
-    >>> res = backtest(bars, [1, 1, 0, 0], cash=100.0)
+    >>> res = backtest(bars, [1, 1, 0, 0], cash=100.0)  # 9 units: 100 * (1 - eps) // 10
     >>> res.trades[["entry_price", "exit_price", "size", "pnl"]].to_dict("records")
     [{'entry_price': 10.0, 'exit_price': 12.0, 'size': 9, 'pnl': 18.0}]
     >>> res.final_equity

@@ -1,0 +1,354 @@
+"""The offline planner: a deterministic, network-free stand-in for a language model.
+
+It speaks the same :class:`~mltrainer.agent.providers.Provider` protocol as the real
+providers, so the same conversation loop, bridge, executor and audit serve all three.
+On a user turn it maps the request to tool calls (using the bridge for model names,
+symbols, horizons and dates); on the turn after the tool results it writes the reply
+from those results only. Requests it does not understand get an honest list of what it
+can do. It never invents a number: every figure in its replies is read from a result.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from .providers import Message, ProviderResponse, ToolCall, ToolSpec
+
+__all__ = ["OfflinePlanner", "CAPABILITIES"]
+
+CAPABILITIES = """I can (offline, on bundled real data):
+- train a model: "train a random forest on AAPL with a 10 day horizon"
+- compare models: "compare lightgbm, ridge and random forest on SPX from 2005 to 2015"
+- list models: "what models do you have for volatility?"
+- list data: "which symbols can I use?"
+- price options: "price a call with spot 100 strike 105 vol 25% rate 4% 6 months"
+- build portfolios: "optimize a max-sharpe portfolio of AAPL, MSFT, JNJ and KO"
+- set and check goals: "set goal: momentum model for SPX with Sharpe above 1 over 7-12 days", "is the goal met?"
+- show a trial: "show trial <id>"
+- recall: "what did we find about lightgbm?\""""
+
+_NUM = r"(-?\d+(?:\.\d+)?)"
+_TASK_WORDS = {
+    "volatility": "volatility",
+    "vol": "volatility",
+    "classification": "classification",
+    "classifier": "classification",
+    "direction": "classification",
+    "regression": "regression",
+    "forecast": "forecast",
+    "forecasting": "forecast",
+    "strategy": "strategy",
+    "strategies": "strategy",
+    "rule": "strategy",
+    "regime": "strategy",
+    "pricing": "pricing",
+    "option": "pricing",
+    "options": "pricing",
+    "portfolio": "portfolio",
+    "portfolios": "portfolio",
+    "risk": "risk",
+}
+_PORTFOLIO = {
+    "max-sharpe": "portfolio_mean_variance",
+    "max sharpe": "portfolio_mean_variance",
+    "mean-variance": "portfolio_mean_variance",
+    "mean variance": "portfolio_mean_variance",
+    "min-variance": "portfolio_min_variance",
+    "minimum variance": "portfolio_min_variance",
+    "min variance": "portfolio_min_variance",
+    "risk parity": "portfolio_risk_parity",
+    "risk-parity": "portfolio_risk_parity",
+    "hrp": "portfolio_hrp",
+    "hierarchical": "portfolio_hrp",
+}
+
+
+def _fmt(v: Any, pct: bool = False) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v * 100:.2f}%" if pct else f"{v:.4f}"
+    return str(v)
+
+
+class OfflinePlanner:
+    """Deterministic planner; ``complete`` has the Provider signature."""
+
+    name = "offline"
+
+    def __init__(self, bridge=None):
+        self.bridge = bridge
+        self._n = 0
+
+    def _call(self, name: str, args: dict[str, Any]) -> ToolCall:
+        self._n += 1
+        return ToolCall(id=f"offline_{self._n}", name=name, arguments=args)
+
+    # -- provider protocol -----------------------------------------------------------
+    def complete(
+        self, system: str, messages: list[Message], tools: list[ToolSpec], on_text=None
+    ) -> ProviderResponse:
+        last = messages[-1]
+        if last.role == "tool":
+            text = self._reply(messages)
+        else:
+            calls = self.plan(last.content)
+            if calls:
+                return ProviderResponse(text="", tool_calls=calls, stop_reason="tool_use")
+            text = "I didn't understand that request.\n" + CAPABILITIES
+        if on_text:
+            on_text(text)
+        return ProviderResponse(text=text, tool_calls=[], stop_reason="end_turn")
+
+    # -- planning ---------------------------------------------------------------------
+    def plan(self, text: str) -> list[ToolCall]:
+        t = text.strip()
+        low = t.lower()
+        m = re.match(
+            r"^\s*(?:set|new|change)\s+(?:the\s+)?goal\s*(?:to|:)?\s*(.+)$", t, re.I | re.S
+        )
+        if m:
+            return [self._call("set_goal", {"text": m.group(1).strip()})]
+        if re.search(r"\b(goal)\b.*\b(met|meet|achieved|reached|satisf)", low) or re.search(
+            r"\b(met|meet)\b.*\bgoal\b", low
+        ):
+            return [self._call("evaluate_goal", {})]
+        if re.search(r"\b(what|show|current)\b.*\bgoal\b", low):
+            return [self._call("get_goal", {})]
+        m = re.search(r"\btrial[_\s]+(trial_\w+|\w*\d\w*)", t) or re.search(
+            r"\b(trial_\d{8}_\d{6}_[0-9a-f]+)\b", t
+        )
+        if m and re.search(r"\b(show|status|how|what)\b", low):
+            tid = m.group(1) if m.group(1).startswith("trial_") else f"trial_{m.group(1)}"
+            return [self._call("trial_status", {"trial_id": tid})]
+        if re.search(r"\b(symbols?|tickers?|data\s*sets?|which data)\b", low) and re.search(
+            r"\b(which|what|list|available|can i)\b", low
+        ):
+            return [self._call("list_symbols", {})]
+        m = re.search(
+            r"\bwhat (?:did we|do we) (?:find|found|learn|know)\b(?: about)?\s*(.+?)\??$", low
+        )
+        if m or low.startswith(("remember ", "recall ", "search memory")):
+            q = m.group(1) if m else re.sub(r"^(remember|recall|search memory( for)?)\s*", "", low)
+            return [self._call("search_memory", {"query": q, "k": 5})]
+        if re.search(r"\b(price|value)\b.*\b(call|put|option)\b", low):
+            return [
+                self._call(
+                    "run_financial",
+                    {"model_id": "black_scholes", "params": self._option_params(low)},
+                )
+            ]
+        if "portfolio" in low:
+            kind = next((v for k, v in _PORTFOLIO.items() if k in low), "portfolio_mean_variance")
+            syms = self._symbols(t)
+            params: dict[str, Any] = {"symbols": syms} if syms else {}
+            return [self._call("run_financial", {"model_id": kind, "params": params})]
+        if (
+            re.search(r"\b(models?|what can you (?:train|run))\b", low)
+            and re.search(r"\b(what|which|list|show|have)\b", low)
+            and not re.search(
+                r"\b(train|compare|run)\b\s+(a|an|the)?\s*\w", low.replace("what models", "")
+            )
+        ):
+            task = next(
+                (v for k, v in _TASK_WORDS.items() if re.search(rf"\b{re.escape(k)}\b", low)), None
+            )
+            return [self._call("list_models", {"task": task} if task else {})]
+        if self.bridge is not None and re.search(
+            r"\b(train|fit|run|compare|test|backtest|try)\b", low
+        ):
+            parsed = self.bridge.parse(t)
+            calls = [
+                self._call(a.action, a.params)
+                for a in parsed.actions
+                if a.action in ("train_model", "compare_models", "start_trial")
+            ]
+            if calls:
+                return calls
+        return []
+
+    def _symbols(self, text: str) -> list[str]:
+        out = []
+        if self.bridge is None:
+            return out
+        for tok in re.findall(r"\b[A-Za-z^][A-Za-z0-9.^-]{0,9}\b", text):
+            if tok.isupper() or tok.startswith("^"):
+                sym = self.bridge.resolve_symbol(tok)
+                if sym and sym not in out:
+                    out.append(sym)
+        return out
+
+    @staticmethod
+    def _option_params(low: str) -> dict[str, Any]:
+        p: dict[str, Any] = {"option_type": "put" if re.search(r"\bput\b", low) else "call"}
+        pats = {
+            "spot": rf"\b(?:spot|underlying|s)\s*(?:=|of|at)?\s*{_NUM}",
+            "strike": rf"\b(?:strike|k)\s*(?:=|of|at)?\s*{_NUM}",
+            "volatility": rf"\b(?:vol|volatility|sigma|iv)\s*(?:=|of|at)?\s*{_NUM}\s*(%?)",
+            "rate": rf"\b(?:rate|r|interest rate|risk-free rate)\s*(?:=|of|at)?\s*{_NUM}\s*(%?)",
+            "dividend_yield": rf"\b(?:dividend|div|q)\s*(?:yield)?\s*(?:=|of|at)?\s*{_NUM}\s*(%?)",
+        }
+        for key, rx in pats.items():
+            m = re.search(rx, low)
+            if m:
+                v = float(m.group(1))
+                pct = len(m.groups()) > 1 and m.group(2) == "%"
+                p[key] = (
+                    v / 100
+                    if pct or (key in ("volatility", "rate", "dividend_yield") and v > 1)
+                    else v
+                )
+        m = re.search(rf"{_NUM}\s*(months?|mo|years?|yrs?|y|weeks?|days?)\b", low)
+        if m:
+            v, unit = float(m.group(1)), m.group(2)
+            p["maturity"] = (
+                v / 12
+                if unit.startswith("mo")
+                else v / 52
+                if unit.startswith("week")
+                else v / 365
+                if unit.startswith("day")
+                else v
+            )
+        return p
+
+    # -- replies ------------------------------------------------------------------------
+    def _reply(self, messages: list[Message]) -> str:
+        calls: dict[str, ToolCall] = {}
+        i = len(messages) - 1
+        results: list[Message] = []
+        while i >= 0 and messages[i].role == "tool":
+            results.insert(0, messages[i])
+            i -= 1
+        if i >= 0:
+            for c in messages[i].tool_calls:
+                calls[c.id] = c
+        parts = []
+        for r in results:
+            call = calls.get(r.tool_call_id or "")
+            name = call.name if call else "tool"
+            if r.is_error:
+                parts.append(f"{name} failed: {r.content}")
+                continue
+            try:
+                data = json.loads(r.content)
+            except ValueError:
+                parts.append(r.content)
+                continue
+            parts.append(self._describe(name, data))
+        return "\n\n".join(parts)
+
+    def _describe(self, name: str, d: dict[str, Any]) -> str:
+        if name in ("train_model", "start_trial") and "metrics" in d:
+            return self._trial_text(d)
+        if name == "start_trial":
+            return f"Started {d['trial_id']} in the background (status {d['status']}). Ask 'show trial {d['trial_id']}' for its results."
+        if name == "compare_models":
+            lines = [
+                f"Compared {len(d['ranking'])} models on {d['ranking'][0]['symbol']} (ranked by Sharpe, net of costs):"
+            ]
+            for r in d["ranking"]:
+                m = r["metrics"]
+                lines.append(
+                    f"- {r['model_id']} ({r['trial_id']}): Sharpe {_fmt(m.get('sharpe'))}, CAGR {_fmt(m.get('cagr'), True)}, max drawdown {_fmt(m.get('max_drawdown'), True)}"
+                )
+            for k, v in d.get("errors", {}).items():
+                lines.append(f"- {k}: failed: {v}")
+            lines.append(f"Best: {d['best']}.")
+            return "\n".join(lines)
+        if name == "list_models":
+            by: dict[str, list[str]] = {}
+            for m in d["models"]:
+                by.setdefault(m["family"], []).append(m["id"])
+            body = "\n".join(f"- {fam}: {', '.join(ids)}" for fam, ids in sorted(by.items()))
+            return f"{d['count']} models:\n{body}"
+        if name == "list_symbols":
+            rows = [
+                f"- {s['symbol']} ({s['kind']}, {s['interval']}, {s['first']}..{s['last']})"
+                for s in d["symbols"]
+            ]
+            return f"{d['count']} symbols available offline:\n" + "\n".join(rows)
+        if name == "run_financial":
+            return self._financial_text(d)
+        if name == "set_goal":
+            c = d["components"]
+            return f"Goal set ({d['goal_id']}): {d['text']}\nParsed: {json.dumps(c, default=str)}"
+        if name == "get_goal":
+            return (
+                "No goal is set."
+                if d.get("goal") is None and "text" not in d
+                else f"Current goal ({d['goal_id']}): {d['text']}"
+            )
+        if name == "evaluate_goal":
+            lines = [f"Goal: {d['goal']}"]
+            for e in d["evaluations"]:
+                verdict = "MEETS the goal" if e["met"] else "does not meet the goal"
+                checks = "; ".join(
+                    f"{c['metric']} {c['op']} {c['target']}: {_fmt(c['actual'])} ({'pass' if c['passed'] else 'fail'})"
+                    for c in e.get("constraints", e.get("results", []))
+                )
+                lines.append(
+                    f"- {e['trial_id']} {e['model_id']} on {e['symbol']}: {verdict}. {checks}"
+                )
+            lines.append("Met by: " + (", ".join(d["met_by"]) if d["met_by"] else "no trial yet"))
+            return "\n".join(lines)
+        if name == "trial_status":
+            if d.get("metrics"):
+                return self._trial_text({**d, "trial_id": d["id"]})
+            return f"Trial {d['id']}: {d['status']}" + (
+                f" ({d['error']})" if d.get("error") else ""
+            )
+        if name == "search_memory":
+            if not d["results"]:
+                return f"Nothing in memory about '{d['query']}'."
+            return f"From memory about '{d['query']}':\n" + "\n".join(
+                f"- [{r['role']}] {r['content'][:200]}" for r in d["results"]
+            )
+        return json.dumps(d, default=str)[:2000]
+
+    @staticmethod
+    def _trial_text(d: dict[str, Any]) -> str:
+        m, b = d["metrics"], d.get("benchmark") or {}
+        return (
+            f"Trial {d['trial_id']}: {d['model_id']} on {d['symbol']}"
+            + (f", {d['horizon']}-bar horizon" if d.get("horizon") else "")
+            + f". Out of sample, net of costs: Sharpe {_fmt(m.get('sharpe'))} (buy and hold {_fmt(b.get('sharpe'))}), "
+            f"CAGR {_fmt(m.get('cagr'), True)}, max drawdown {_fmt(m.get('max_drawdown'), True)}, "
+            f"hit rate {_fmt(m.get('hit_rate'), True)}, IC {_fmt(m.get('ic'))}, deflated Sharpe probability {_fmt(m.get('dsr'))}."
+        )
+
+    @staticmethod
+    def _financial_text(d: dict[str, Any]) -> str:
+        r = d["result"]
+        mid = d["model_id"]
+        notes = " ".join(r.get("notes") or [])
+        if mid == "black_scholes" and "price" in r:
+            p = r.get("params", {})
+            greeks = ", ".join(
+                f"{g} {_fmt(r.get(g))}"
+                for g in ("delta", "gamma", "vega", "theta", "rho")
+                if g in r
+            )
+            terms = ", ".join(
+                f"{k} {p[k]}"
+                for k in ("spot", "strike", "volatility", "rate", "maturity")
+                if k in p
+            )
+            return f"Black-Scholes {p.get('option_type', '')} price {_fmt(r['price'])} ({terms}). Greeks: {greeks}."
+        if "weights" in r:
+            w = ", ".join(f"{k} {_fmt(v, True)}" for k, v in r["weights"].items())
+            extra = ", ".join(
+                f"{label} {_fmt(r[k], pct)}"
+                for k, label, pct in (
+                    ("expected_annual_return", "expected annual return", True),
+                    ("annual_volatility", "annual volatility", True),
+                    ("sharpe_ratio", "Sharpe", False),
+                )
+                if k in r
+            )
+            span = f" Data {r['first_date']}..{r['last_date']}." if "first_date" in r else ""
+            return f"{mid}: weights {w}; {extra}.{span} {notes}".strip()
+        flat = {k: v for k, v in r.items() if isinstance(v, int | float | str | bool)}
+        return f"{mid}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in flat.items())
