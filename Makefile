@@ -26,7 +26,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: $(VENV)/.installed
-	$(BIN)/mltrainer demo
+	$(BIN)/mltrainer chat
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
