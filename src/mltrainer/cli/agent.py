@@ -40,12 +40,33 @@ def _show_reply(reply) -> None:
         console.print(f"[yellow]unverified number:[/] {f}")
 
 
-def _on_action(status):
-    def cb(name: str, params: dict) -> None:
-        label = params.get("model_id") or params.get("model_ids") or ""
-        status.update(f"[bold]running {name}[/] {label} {params.get('symbol', '')}")
+def _send(conv, text: str):
+    """Send one message with a progress bar over the folds of any trial it runs."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return cb
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as prog:
+        task = prog.add_task("thinking", total=None)
+
+        def on_action(name: str, params: dict) -> None:
+            label = params.get("model_id") or ", ".join(params.get("model_ids") or [])
+            desc = f"{name} {label} {params.get('symbol', '')}".strip()
+            prog.update(task, description=desc, completed=0, total=None)
+
+        def on_fold(done: int, total: int) -> None:
+            prog.update(task, completed=done, total=total)
+
+        conv.executor.on_fold = on_fold
+        try:
+            return conv.send(text, on_action=on_action)
+        finally:
+            conv.executor.on_fold = None
 
 
 def chat() -> None:
@@ -77,9 +98,7 @@ def chat() -> None:
             break
         if not interactive:
             console.print(f"[bold green]you>[/] {text}")
-        with console.status("thinking...") as status:
-            reply = conv.send(text, on_action=_on_action(status))
-        _show_reply(reply)
+        _show_reply(_send(conv, text))
 
 
 def ask(
@@ -93,9 +112,7 @@ def ask(
     if as_json:
         print_json(conv.send(text).model_dump(mode="json"))
         return
-    with console.status("thinking...") as status:
-        reply = conv.send(text, on_action=_on_action(status))
-    _show_reply(reply)
+    _show_reply(_send(conv, text))
 
 
 def _goals():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,8 @@ class UnifiedExecutor:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlt-trial")
         self._jobs: dict[str, Future] = {}
         self._lock = threading.Lock()
+        self.on_fold: Callable[[int, int], None] | None = None
+        """Progress callback for trials started by actions (the chat shows a progress bar)."""
         self.goal_id: str | None = None
         """The goal in force; trials are counted toward it for the deflated Sharpe ratio."""
         self._register_builtin()
@@ -276,7 +279,7 @@ class UnifiedExecutor:
     ):
         """Create, run and store a trial; returns ``(trial_id, TrialResult)``."""
         return self.runner.run(
-            spec, goal_id=self.goal_id, study=study, on_fold=on_fold, actor=actor
+            spec, goal_id=self.goal_id, study=study, on_fold=on_fold or self.on_fold, actor=actor
         )
 
     def _train(self, p: TrainModelParams) -> dict[str, Any]:
