@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..app import App
 
@@ -39,3 +40,15 @@ def fmt(x: Any, digits: int = 4) -> str:
             return "n/a"
         return f"{x:.{digits}g}" if abs(x) >= 1e4 or (0 < abs(x) < 1e-3) else f"{x:.{digits}f}"
     return "" if x is None else str(x)
+
+
+def fold_progress() -> Progress:
+    """The progress bar shown (on stderr) while a trial's folds run."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )

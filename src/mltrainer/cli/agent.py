@@ -9,7 +9,7 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
 
-from ._common import console, err_console, make_app, print_json
+from ._common import console, err_console, fold_progress, make_app, print_json
 
 goal_app = typer.Typer(help="The research goal.", no_args_is_help=True)
 memory_app = typer.Typer(help="The unified memory.", no_args_is_help=True)
@@ -42,16 +42,7 @@ def _show_reply(reply) -> None:
 
 def _send(conv, text: str):
     """Send one message with a progress bar over the folds of any trial it runs."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as prog:
+    with fold_progress() as prog:
         task = prog.add_task("thinking", total=None)
 
         def on_action(name: str, params: dict) -> None:

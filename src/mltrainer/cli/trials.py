@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..trials.report import write_report
 from ..trials.spec import TrialResult, TrialSpec
-from ._common import console, err_console, fmt, make_app, print_json
+from ._common import console, fmt, fold_progress, make_app, print_json
 
 sub_app = typer.Typer(help="Walk-forward trials.", no_args_is_help=True)
 
@@ -55,14 +54,7 @@ def metrics_table(result: TrialResult, title: str) -> Table:
 def run_with_progress(ex, spec: TrialSpec, quiet: bool):
     if quiet:
         return ex.run_trial(spec, actor="cli")
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as prog:
+    with fold_progress() as prog:
         task = prog.add_task(f"{spec.model_id} on {spec.symbol}: folds", total=None)
 
         def on_fold(done: int, total: int) -> None:
