@@ -9,6 +9,7 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
 
+from ..errors import MLTrainerError
 from ._common import console, err_console, fold_progress, make_app, print_json
 
 goal_app = typer.Typer(help="The research goal.", no_args_is_help=True)
@@ -89,7 +90,10 @@ def chat() -> None:
             break
         if not interactive:
             console.print(f"[bold green]you>[/] {text}")
-        _show_reply(_send(conv, text))
+        try:
+            _show_reply(_send(conv, text))
+        except MLTrainerError as e:  # a provider or data failure ends the turn, not the chat
+            err_console.print(f"[bold red]error:[/] {e}")
 
 
 def ask(
