@@ -295,3 +295,12 @@ def test_errors_are_mltrainer_and_value_errors():
         backtest(BARS[["close"]], [0] * 5)
     with pytest.raises(ValueError, match="positive integers"):
         sma_crossover_positions(BARS["close"], 0, 3)
+
+
+@pytest.mark.parametrize("window", [1, 2, 10, 55, 199])
+def test_rolling_mean_equals_pandas_bit_for_bit(goog, window):
+    from mltrainer.trials.backtest import rolling_mean
+
+    close = goog["close"]
+    expected = close.rolling(window).mean().to_numpy()
+    np.testing.assert_array_equal(rolling_mean(close.to_numpy(), window), expected)
