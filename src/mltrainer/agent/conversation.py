@@ -97,9 +97,7 @@ class Conversation:
             model_ids=executor.registry.ids(),
             resolve_symbol=self._resolve_symbol,
             financial_ids=list(executor.financial.FINANCIAL),
-            tool_schemas={
-                name: executor.actions.get(name).params for name in (t.name for t in self.tools)
-            },
+            tool_schemas={t.name: executor.actions[t.name].params for t in self.tools},
         )
 
     # -- agent-layer actions (goals and memory live above the executor) ---------------------

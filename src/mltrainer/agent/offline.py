@@ -170,7 +170,7 @@ class OfflinePlanner:
         return []
 
     def _symbols(self, text: str) -> list[str]:
-        out = []
+        out: list[str] = []
         if self.bridge is None:
             return out
         for tok in re.findall(r"\b[A-Za-z^][A-Za-z0-9.^-]{0,9}\b", text):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from ..errors import DataError
 
 __all__ = [
+    "DataSource",
     "MarketData",
     "Provenance",
     "Kind",
@@ -45,8 +46,8 @@ class Provenance(BaseModel):
     fetched_at: str
     sha256: str
     rows: int
-    first: str | None
-    last: str | None
+    first: str = Field(description="first timestamp, ISO 8601")
+    last: str = Field(description="last timestamp, ISO 8601")
     package: str | None = None
     package_version: str | None = None
     vendor: str | None = None
@@ -71,6 +72,20 @@ class MarketData(BaseModel):
         if col not in self.frame:
             raise DataError(f"{self.symbol} has no price or value column")
         return self.frame[col]
+
+
+class DataSource(Protocol):
+    """What every source implements (``bundled``, ``polygon``, ``fred``, ``file``).
+
+    ``fetch`` returns validated, normalised data with provenance, or raises
+    :class:`~mltrainer.errors.DataError` saying what was wrong.
+    """
+
+    id: str
+
+    def fetch(
+        self, symbol: str, start=None, end=None, interval: str | None = None
+    ) -> MarketData: ...
 
 
 def content_hash(frame: pd.DataFrame) -> str:
@@ -106,7 +121,9 @@ def normalise_frame(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
             if df.index.isna().any():
                 raise DataError(f"{symbol}: some YYYYMMDD dates are not valid dates")
         else:
-            raise DataError(f"{symbol}: numeric timestamps are ambiguous; write dates as YYYY-MM-DD")
+            raise DataError(
+                f"{symbol}: numeric timestamps are ambiguous; write dates as YYYY-MM-DD"
+            )
     try:
         idx = pd.DatetimeIndex(pd.to_datetime(df.index))
     except (ValueError, TypeError) as e:
@@ -213,7 +230,7 @@ def make_provenance(
         fetched_at=extra.pop("fetched_at", None) or now_iso(),
         sha256=content_hash(df),
         rows=len(df),
-        first=df.index[0].isoformat() if len(df) else None,
-        last=df.index[-1].isoformat() if len(df) else None,
+        first=df.index[0].isoformat() if len(df) else "",
+        last=df.index[-1].isoformat() if len(df) else "",
         **extra,
     )

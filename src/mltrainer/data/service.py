@@ -16,7 +16,7 @@ from .bundled import BUNDLED, BundledSource
 from .cache import ParquetCache
 from .files import FileSource
 from .fred import FredSource
-from .market import MarketData
+from .market import DataSource, MarketData
 from .polygon import PolygonSource
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class DataService:
         self.bundled = BundledSource()
         key = settings.polygon_api_key.get_secret_value() if settings.polygon_api_key else None
         fkey = settings.fred_api_key.get_secret_value() if settings.fred_api_key else None
-        self.sources = {
+        self.sources: dict[str, DataSource] = {
             "bundled": self.bundled,
             "polygon": PolygonSource(
                 key, settings.polygon_base_url, settings.http_timeout_s, settings.http_retries
@@ -142,19 +142,19 @@ class DataService:
             self._catalogue = out
         imported = []
         for sym in self.files.symbols():
-            p = self.files.provenance(sym)
-            if p is not None:
+            ip = self.files.provenance(sym)
+            if ip is not None:
                 imported.append(
                     CatalogueEntry(
                         sym,
                         "file",
                         "imported",
-                        p.interval,
-                        (p.first or "")[:10],
-                        (p.last or "")[:10],
-                        p.rows,
-                        p.dataset,
-                        f"imported from {p.vendor}",
+                        ip.interval,
+                        ip.first[:10],
+                        ip.last[:10],
+                        ip.rows,
+                        ip.dataset,
+                        f"imported from {ip.vendor}",
                     )
                 )
         return self._catalogue + imported

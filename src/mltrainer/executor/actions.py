@@ -93,7 +93,7 @@ class Action:
     name: str
     description: str
     params: type[BaseModel]
-    handler: Callable[[BaseModel], dict[str, Any]]
+    handler: Callable[[Any], dict[str, Any]]
     fixed: dict[str, Any] | None = None
     """Parameters bound by a dynamic action (``train_model_ridge`` fixes model_id)."""
 
@@ -109,6 +109,9 @@ class ActionRegistry:
 
     def get(self, name: str) -> Action | None:
         return self._actions.get(name)
+
+    def __getitem__(self, name: str) -> Action:
+        return self._actions[name]
 
     def names(self) -> list[str]:
         return list(self._actions)

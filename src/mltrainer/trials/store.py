@@ -15,6 +15,8 @@ from .spec import TrialResult, TrialSpec
 
 __all__ = ["TrialStore", "new_trial_id"]
 
+_List = list  # ``TrialStore.list`` shadows the builtin inside the class body
+
 
 def new_trial_id() -> str:
     """``trial_YYYYmmdd_HHMMSS_xxxxxx``: sortable by time, unique."""
@@ -106,7 +108,7 @@ class TrialStore:
                 q = q.where(TrialRow.model_id == model_id)
             return [self._to_dict(r, full=False) for r in s.scalars(q)]
 
-    def study_sharpes(self, goal_id: str | None, study: str | None) -> list[float]:
+    def study_sharpes(self, goal_id: str | None, study: str | None) -> _List[float]:
         """Per-period Sharpes of finished trials toward the same goal or study (for the DSR)."""
         if goal_id is None and study is None:
             return []
@@ -130,7 +132,7 @@ class TrialStore:
 
     @staticmethod
     def _to_dict(r: TrialRow, full: bool) -> dict[str, Any]:
-        d = {
+        d: dict[str, Any] = {
             "id": r.id,
             "created_at": r.created_at.isoformat() if r.created_at else None,
             "finished_at": r.finished_at.isoformat() if r.finished_at else None,
