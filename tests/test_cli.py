@@ -47,6 +47,7 @@ def test_data_list_json_has_every_bundled_symbol(run):
     assert {"SPX", "AAPL", "GOOG", "EURUSD", "BTCUSD", "FF3", "CPILFESL", "VIX"} <= syms
     spx = next(r for r in rows if r["symbol"] == "SPX")
     assert spx["rows"] == 5031 and spx["first"] == "1999-01-04"
+    assert "skfolio" in spx["note"] and "OHLCV" in spx["note"]  # says which source it chose
 
 
 def test_data_show_reports_provenance_hash(run):

@@ -29,9 +29,8 @@ def list_(
     for col in ("symbol", "source", "kind", "interval", "first", "last", "rows", "description"):
         t.add_column(col, justify="right" if col == "rows" else "left")
     for e in entries:
-        t.add_row(
-            e.symbol, e.source, e.kind, e.interval, e.first, e.last, str(e.rows), e.description
-        )
+        desc = e.description + (f" [dim]({e.note})[/]" if e.note else "")
+        t.add_row(e.symbol, e.source, e.kind, e.interval, e.first, e.last, str(e.rows), desc)
     console.print(t)
 
 

@@ -62,6 +62,8 @@ class CatalogueEntry:
     rows: int
     dataset: str
     description: str
+    note: str = ""
+    """Which dataset was chosen where two packages hold the symbol, and why."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -137,6 +139,7 @@ class DataService:
                         p.rows,
                         entry.dataset,
                         entry.description,
+                        p.note or "",
                     )
                 )
             self._catalogue = out
