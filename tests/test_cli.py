@@ -203,3 +203,30 @@ def test_ask_json_returns_reply_actions_and_results(run):
     assert "SPX" in out["text"]
     stats = _json(run("memory", "stats", "--json"))
     assert stats
+
+
+def test_ask_through_the_anthropic_sdk_streams_and_runs_tools(run, monkeypatch):
+    from llm_servers import ANTHROPIC_TEST_KEY, AnthropicServer, ScriptedToolCall, Turn
+
+    with AnthropicServer() as srv:
+        srv.push(
+            Turn(text=["Let me ", "look."], tool_calls=[ScriptedToolCall("list_symbols", {})]),
+            Turn(text=["Plenty of ", "symbols, SPX among them."]),
+        )
+        monkeypatch.setenv("MLTRAINER_LLM_PROVIDER", "anthropic")
+        monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_TEST_KEY)
+        monkeypatch.setenv("MLTRAINER_ANTHROPIC_BASE_URL", srv.url)
+        monkeypatch.setenv("MLTRAINER_LLM_TIMEOUT_S", "10")
+        out = run("ask", "which symbols can I use?")
+    assert out.exit_code == 0, out.output
+    assert "Plenty of symbols, SPX among them." in out.stdout
+    first, second = srv.requests[0].body, srv.requests[1].body
+    assert first["stream"] is True and "mlTrainer" in first["system"]
+    assert {t["name"] for t in first["tools"]} >= {"train_model", "list_symbols"}
+    results = [
+        b
+        for m in second["messages"]
+        for b in (m["content"] if isinstance(m["content"], list) else [])
+        if b.get("type") == "tool_result"
+    ]
+    assert len(results) == 1 and "SPX" in str(results[0]["content"])

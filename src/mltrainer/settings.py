@@ -54,7 +54,8 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("ANTHROPIC_API_KEY", "MLTRAINER_ANTHROPIC_API_KEY"),
     )
-    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_model: str = "claude-sonnet-5-5"
+    """A current Claude Sonnet (the SDK lists claude-sonnet-4-5 as reaching end of life 2026-11-30)."""
     anthropic_base_url: str | None = None
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "MLTRAINER_OPENAI_API_KEY")

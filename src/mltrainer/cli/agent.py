@@ -42,21 +42,41 @@ def _show_reply(reply) -> None:
 
 
 def _send(conv, text: str):
-    """Send one message with a progress bar over the folds of any trial it runs."""
-    with fold_progress() as prog:
-        task = prog.add_task("thinking", total=None)
+    """Send one message, showing the model's text as it streams in and a progress bar
+    over the folds of any trial it runs (a transient display on stderr); the finished
+    reply is then printed whole by the caller."""
+    from rich.console import Group
+    from rich.live import Live
+    from rich.text import Text
+
+    prog = fold_progress()
+    task = prog.add_task("thinking", total=None)
+    streamed: list[str] = []
+
+    def view() -> Group:
+        text_so_far = "".join(streamed)
+        if not text_so_far:
+            return Group(prog)
+        return Group(Panel(Text(text_so_far), title="mlTrainer", border_style="dim"), prog)
+
+    with Live(view(), console=err_console, transient=True, refresh_per_second=8) as live:
+
+        def on_text(delta: str) -> None:
+            streamed.append(delta)
+            live.update(view())
 
         def on_action(name: str, params: dict) -> None:
             label = params.get("model_id") or ", ".join(params.get("model_ids") or [])
             desc = f"{name} {label} {params.get('symbol', '')}".strip()
             prog.update(task, description=desc, completed=0, total=None)
+            streamed.append("\n")
 
         def on_fold(done: int, total: int) -> None:
             prog.update(task, completed=done, total=total)
 
         conv.executor.on_fold = on_fold
         try:
-            return conv.send(text, on_action=on_action)
+            return conv.send(text, on_action=on_action, on_text=on_text)
         finally:
             conv.executor.on_fold = None
 
