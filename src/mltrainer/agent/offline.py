@@ -256,7 +256,7 @@ class OfflinePlanner:
                 )
             for k, v in d.get("errors", {}).items():
                 lines.append(f"- {k}: failed: {v}")
-            lines.append(f"Best: {d['best']}.")
+            lines.append(f"\nBest: {d['best']}.")
             return "\n".join(lines)
         if name == "list_models":
             by: dict[str, list[str]] = {}
@@ -292,7 +292,7 @@ class OfflinePlanner:
                 lines.append(
                     f"- {e['trial_id']} {e['model_id']} on {e['symbol']}: {verdict}. {checks}"
                 )
-            lines.append("Met by: " + (", ".join(d["met_by"]) if d["met_by"] else "no trial yet"))
+            lines.append("\nMet by: " + (", ".join(d["met_by"]) if d["met_by"] else "no trial yet"))
             return "\n".join(lines)
         if name == "trial_status":
             if d.get("metrics"):
