@@ -173,3 +173,15 @@ def test_tool_loop_stops_at_the_step_limit(app):
     conv.max_steps = 3
     reply = conv.send("loop forever")
     assert "stopped after 3 tool steps" in reply.text and len(reply.actions) == 3
+
+
+def test_offline_planner_reads_lower_case_symbols_but_never_english_words(app):
+    conv = open_conversation(app, provider=SpyPlanner())
+    planner = conv.provider
+    calls = planner.plan("train ridge on spx from 2012 to 2016")
+    assert [(c.name, c.arguments["symbol"], c.arguments["model_id"]) for c in calls] == [
+        ("train_model", "SPX", "ridge")
+    ]
+    assert planner.plan("train a model for the market on it") == []
+    port = planner.plan("optimize a min variance portfolio of aapl, msft and ko")
+    assert port[0].arguments["params"]["symbols"] == ["AAPL", "MSFT", "KO"]

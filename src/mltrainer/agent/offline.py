@@ -65,6 +65,11 @@ _PORTFOLIO = {
 }
 
 
+_ENGLISH = frozenset(
+    "a an and as at be by do for from go in is it me my of on or so the to up us we with".split()
+)
+
+
 def _fmt(v: Any, pct: bool = False) -> str:
     if v is None:
         return "n/a"
@@ -103,8 +108,25 @@ class OfflinePlanner:
         return ProviderResponse(text=text, tool_calls=[], stop_reason="end_turn")
 
     # -- planning ---------------------------------------------------------------------
+    def _upcase_symbols(self, text: str) -> str:
+        """Write catalogue symbols typed in lower case ("spx", "aapl") in capitals, so the
+        bridge's strict rule (only capitalised known symbols are read from prose) still
+        holds. Only exact catalogue symbols are changed, never aliases, model names or
+        short English words."""
+        if self.bridge is None:
+            return text
+
+        def fix(m: re.Match[str]) -> str:
+            w = m.group(0)
+            if w.isupper() or w.lower() in _ENGLISH or self.bridge.resolve_model(w):
+                return w
+            up = w.upper()
+            return up if self.bridge.resolve_symbol(up) == up else w
+
+        return re.sub(r"\b[A-Za-z]{2,8}\b", fix, text)
+
     def plan(self, text: str) -> list[ToolCall]:
-        t = text.strip()
+        t = self._upcase_symbols(text.strip())
         low = t.lower()
         m = re.match(
             r"^\s*(?:set|new|change)\s+(?:the\s+)?goal\s*(?:to|:)?\s*(.+)$", t, re.I | re.S
