@@ -95,7 +95,7 @@ class Conversation:
         self.tools = derive_tools(executor)
         self.bridge = Bridge(
             model_ids=executor.registry.ids(),
-            resolve_symbol=self._resolve_symbol,
+            resolve_symbol=executor.app.data.lookup_symbol,
             financial_ids=list(executor.financial.FINANCIAL),
             tool_schemas={t.name: executor.actions[t.name].params for t in self.tools},
         )
@@ -137,12 +137,6 @@ class Conversation:
                 self._search_memory,
             )
         )
-
-    def _resolve_symbol(self, text: str) -> str | None:
-        try:
-            return self.executor.app.data.resolve_symbol(text)
-        except Exception:
-            return None
 
     def _set_goal(self, p: _SetGoal) -> dict[str, Any]:
         goal = self.goals.set_goal(p.text, user=self.user)

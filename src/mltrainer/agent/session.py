@@ -27,7 +27,7 @@ def open_conversation(
     from .providers import make_provider
 
     ex = executor or UnifiedExecutor(app)
-    resolve = _resolver(app)
+    resolve = app.data.lookup_symbol
     goals = GoalSystem(app.engine, app.gateway, app.audit, resolve_symbol=resolve)
     memory = UnifiedMemory(app.engine, known_models=ex.registry.ids(), resolve_symbol=resolve)
     prov = provider or make_provider(app.settings)
@@ -35,13 +35,3 @@ def open_conversation(
     if isinstance(prov, OfflinePlanner) and prov.bridge is None:
         prov.bridge = conv.bridge
     return conv
-
-
-def _resolver(app: App):
-    def resolve(text: str) -> str | None:
-        try:
-            return app.data.resolve_symbol(text)
-        except Exception:
-            return None
-
-    return resolve

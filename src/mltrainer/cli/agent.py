@@ -131,11 +131,10 @@ def ask(
 
 
 def _goals():
-    from ..agent.session import _resolver
     from ..goals import GoalSystem
 
     app = make_app()
-    return GoalSystem(app.engine, app.gateway, app.audit, resolve_symbol=_resolver(app))
+    return GoalSystem(app.engine, app.gateway, app.audit, resolve_symbol=app.data.lookup_symbol)
 
 
 @goal_app.command("set")
@@ -179,13 +178,12 @@ def goal_history(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 def _memory():
-    from ..agent.session import _resolver
     from ..memory import UnifiedMemory
     from ..models.registry import build_registry
 
     app = make_app()
     return UnifiedMemory(
-        app.engine, known_models=build_registry().ids(), resolve_symbol=_resolver(app)
+        app.engine, known_models=build_registry().ids(), resolve_symbol=app.data.lookup_symbol
     )
 
 
@@ -221,7 +219,6 @@ def memory_stats(as_json: bool = typer.Option(False, "--json")) -> None:
 def bridge_parse() -> None:
     """Read a model reply on standard input; print the parsed actions and errors as JSON."""
     from ..agent.bridge import Bridge
-    from ..agent.session import _resolver
     from ..models.registry import build_registry
 
     text = sys.stdin.read()
@@ -233,7 +230,7 @@ def bridge_parse() -> None:
 
     res = Bridge(
         model_ids=build_registry().ids(),
-        resolve_symbol=_resolver(app),
+        resolve_symbol=app.data.lookup_symbol,
         financial_ids=list(FINANCIAL),
     ).parse(text)
     print_json(res.model_dump(mode="json"))

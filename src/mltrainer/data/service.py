@@ -117,9 +117,12 @@ class DataService:
         )
         raise DataError(f"unknown symbol '{text}' for source '{source}'{hint}")
 
-    def is_symbol(self, text: str) -> bool:
-        up = text.strip().upper()
-        return up in BUNDLED or up in ALIASES or up in self.files.symbols()
+    def lookup_symbol(self, text: str, source: str = "bundled") -> str | None:
+        """:meth:`resolve_symbol` for callers that probe words: None instead of an error."""
+        try:
+            return self.resolve_symbol(text, source)
+        except DataError:
+            return None
 
     # -- catalogue -------------------------------------------------------------------
     def catalogue(self) -> list[CatalogueEntry]:

@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from functools import cached_property, partial
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
@@ -335,10 +335,9 @@ class UnifiedExecutor:
         return {"ranking": rows, "errors": errors, "best": rows[0]["model_id"]}
 
     def _financial(self, p: RunFinancialParams) -> dict[str, Any]:
-        fetch = partial(self._fin_fetch)
         return {
             "model_id": p.model_id,
-            "result": self.financial.run_financial(p.model_id, fetch, **p.params),
+            "result": self.financial.run_financial(p.model_id, self._fin_fetch, **p.params),
         }
 
     def _fin_fetch(self, symbol: str, start=None, end=None):
