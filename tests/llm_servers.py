@@ -38,8 +38,10 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from local_http import LocalServer, QuietServer
 
 __all__ = [
     "ANTHROPIC_TEST_KEY",
@@ -145,14 +147,8 @@ class RecordedRequest:
 # --------------------------------------------------------------------------------------
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    owner: _LLMServer
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _QuietServer
+    server: QuietServer
     protocol_version = "HTTP/1.0"  # one request per connection; streams end at close
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
@@ -189,49 +185,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-class _LLMServer:
-    """Threaded HTTP server on 127.0.0.1 with a script queue and request recording."""
+class _LLMServer(LocalServer):
+    """Threaded HTTP server on 127.0.0.1 with a script queue and request recording.
+
+    After :meth:`stop` the port is remembered, so :attr:`url` points at a closed port.
+    """
 
     url_prefix = ""
     endpoint = ""
+    handler = _Handler
 
     def __init__(self, api_key: str):
+        super().__init__()
         self.api_key = api_key
         self.requests: list[RecordedRequest] = []
         self._script: deque[Script] = deque()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._httpd: _QuietServer | None = None
-        self._thread: threading.Thread | None = None
-        self._port: int | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> _LLMServer:
-        self._stop.clear()
-        self._httpd = _QuietServer(("127.0.0.1", self._port or 0), _Handler)
-        self._httpd.owner = self
-        self._port = self._httpd.server_address[1]
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; the port is remembered, so :attr:`url` now points at a closed port."""
-        self._stop.set()  # release hanging handlers first
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = self._thread = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:

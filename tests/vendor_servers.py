@@ -52,13 +52,15 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 from xml.sax.saxutils import quoteattr
 
 import pandas as pd
+
+from local_http import LocalServer, QuietServer
 
 __all__ = [
     "TEST_KEY",
@@ -160,17 +162,11 @@ class RecordedRequest:
     headers: dict[str, str] = field(repr=False)
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    vendor: _VendorServer
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _QuietServer
+    server: QuietServer
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self.server.vendor._handle(self)
+        self.server.owner._handle(self)
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
         pass
@@ -183,46 +179,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _VendorServer:
+class _VendorServer(LocalServer):
     """Threaded HTTP server on 127.0.0.1 with request recording and scripted failures."""
 
     url_prefix = ""
+    handler = _Handler
 
     def __init__(self, api_key: str = TEST_KEY, hang_seconds: float = 30.0):
+        super().__init__()
         self.api_key = api_key
         self.hang_seconds = hang_seconds
         self.mode = "ok"  # "ok" | "down" (always HTTP 500) | "hang" (never answers)
         self.requests: list[RecordedRequest] = []
         self._failures: deque[int] = deque()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._httpd: _QuietServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -------------------------------------------------------------------
-    def start(self) -> _VendorServer:
-        self._httpd = _QuietServer(("127.0.0.1", 0), _Handler)
-        self._httpd.vendor = self
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()  # release hanging handlers first
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = self._thread = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     @property
     def origin(self) -> str:
