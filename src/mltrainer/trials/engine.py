@@ -176,11 +176,7 @@ class WalkForwardEngine:
         ppy = periods_per_year(md.interval)
         folds = plan_folds(len(X), spec)
         y_all = (labels > 0).astype(int) if mspec.task == "classification" else labels
-        r1 = (
-            X["ret_1"]
-            if "ret_1" in X
-            else md.frame["close"].pct_change(fill_method=None).reindex(X.index)
-        )
+        r1 = X["ret_1"]  # every feature set and the price inputs carry the one-bar return
         bar_vol = r1.rolling(20, min_periods=5).std().to_numpy()
 
         n_test = folds[-1].e - folds[0].s
