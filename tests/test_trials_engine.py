@@ -143,8 +143,10 @@ def test_costs_reduce_returns_by_turnover_times_bps(app):
     free = eng.run(base)
     costly = eng.run(base.model_copy(update={"commission_bps": 5.0, "slippage_bps": 5.0}))
     pos = np.array([p[2] for p in free.predictions])
-    turnover = np.abs(np.diff(np.concatenate([[0.0], pos])))[:-1]
     eq_free = np.array([e[1] for e in free.equity])
+    # The last execution_delay + 1 positions have no complete holding period.
+    assert len(eq_free) == len(pos) - base.execution_delay - 1
+    turnover = np.abs(np.diff(np.concatenate([[0.0], pos])))[: len(eq_free)]
     eq_cost = np.array([e[1] for e in costly.equity])
     r_free = eq_free / np.concatenate([[1.0], eq_free[:-1]]) - 1
     r_cost = eq_cost / np.concatenate([[1.0], eq_cost[:-1]]) - 1

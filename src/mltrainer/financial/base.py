@@ -12,7 +12,10 @@ caller passes a function that goes through the compliance-checked data service; 
 Conventions used by every module here:
 
 * rates, returns and volatilities are decimals: ``rate=0.05`` is 5 % a year;
-* "annual" figures are scaled with ``periods_per_year`` (252 trading days by default);
+* "annual" figures are scaled with ``periods_per_year``; when the user does not give it, it
+  is the bars per year of the data actually loaded (:func:`annualisation`, the same source
+  the walk-forward engine uses: 252 for daily stock data, 12 for monthly, ~6,261 for 24x5
+  hourly FX), and the figure used is reported with how it was obtained;
 * a quantity that is undefined for the inputs is ``NaN`` inside ``run`` and ``None`` in the
   returned JSON, with a reason in ``"notes"``; numbers are never invented.
 """
@@ -23,12 +26,13 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from ..data.intervals import bar_frequency
 from ..data.market import MarketData
 from ..errors import DataError
 
@@ -42,8 +46,11 @@ __all__ = [
     "CATEGORIES",
     "TASKS",
     "PriceSeries",
+    "PriceFrame",
     "load_prices",
     "load_price_frame",
+    "annualisation",
+    "PeriodsPerYear",
     "iso",
     "to_jsonable",
 ]
@@ -57,6 +64,30 @@ Fetch = Callable[[str, str | None, str | None], MarketData]
 """``fetch(symbol, start, end)`` with ISO dates (``"2015-01-01"``) or ``None`` for open ends."""
 
 
+PeriodsPerYear = Annotated[
+    float | None,
+    Field(
+        gt=0,
+        le=1_000_000,
+        description="bars per year used to annualise; default (None): measured from the "
+        "data's timestamps (252 for daily stock data, 12 for monthly, ~6261 for 24x5 hourly)",
+    ),
+]
+"""An optional ``periods_per_year`` parameter; ``None`` means "from the data"."""
+
+
+def annualisation(given: float | None, index: pd.Index, interval: str | None) -> dict[str, Any]:
+    """``{"periods_per_year": ..., "periods_per_year_source": ...}`` for a result.
+
+    ``given`` (the user's value) wins; otherwise :func:`bar_frequency` of the returns'
+    timestamps and the data's interval (``None`` for series of mixed intervals).
+    """
+    if given is not None:
+        return {"periods_per_year": float(given), "periods_per_year_source": "given"}
+    freq = bar_frequency(index, interval)
+    return {"periods_per_year": freq.periods_per_year, "periods_per_year_source": freq.source}
+
+
 Symbol = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
@@ -66,9 +97,10 @@ Symbol = Annotated[
 
 
 class Params(BaseModel):
-    """Base for every parameter model: unknown names are rejected, instances are immutable."""
+    """Base for every parameter model: unknown names are rejected, instances are immutable,
+    and every number must be finite (NaN or inf is an input error, never a silent None)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 P = TypeVar("P", bound=BaseModel)
@@ -159,6 +191,16 @@ def load_prices(
     return PriceSeries(md.symbol, close.rename(md.symbol), md.provenance.sha256, md)
 
 
+class PriceFrame(NamedTuple):
+    """Closes on common dates, provenance hashes, notes, and the shared bar interval
+    (``None`` when the symbols' intervals differ)."""
+
+    frame: pd.DataFrame
+    hashes: dict[str, str]
+    notes: list[str]
+    interval: str | None
+
+
 def load_price_frame(
     fetch: Fetch,
     symbols: list[str] | tuple[str, ...],
@@ -166,7 +208,7 @@ def load_price_frame(
     end: date | None,
     *,
     min_rows: int = 3,
-) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
+) -> PriceFrame:
     """Closes of several symbols on their common dates, provenance hashes and notes.
 
     Only dates on which every symbol has a price are kept (an inner join): nothing is
@@ -174,12 +216,14 @@ def load_price_frame(
     """
     series: dict[str, pd.Series] = {}
     hashes: dict[str, str] = {}
+    intervals: set[str] = set()
     for s in symbols:
         ps = load_prices(fetch, s, start, end, min_rows=min_rows)
         if ps.symbol in series:
             raise DataError(f"symbol {ps.symbol} is listed twice; list each symbol once")
         series[ps.symbol] = ps.close
         hashes[ps.symbol] = ps.sha256
+        intervals.add(ps.data.interval)
     frame = pd.concat(series, axis=1, join="inner").dropna()
     notes: list[str] = []
     longest = max(len(v) for v in series.values())
@@ -194,7 +238,7 @@ def load_price_frame(
             f"aligned on {len(frame)} dates common to all symbols ({longest - len(frame)} "
             "dates of the longest series dropped; nothing was filled in)"
         )
-    return frame, hashes, notes
+    return PriceFrame(frame, hashes, notes, intervals.pop() if len(intervals) == 1 else None)
 
 
 def _is_bad_float(x: float) -> bool:

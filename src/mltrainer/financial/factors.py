@@ -1,7 +1,8 @@
 """Factor and pair analytics on real data: CAPM, Fama-French three factors, Engle-Granger.
 
-* ``capm``: OLS of a stock's daily excess returns on the market's (SPX by default) on the
-  dates both trade; beta, alpha (per day and x ``periods_per_year``), t-statistics, R^2.
+* ``capm``: OLS of a stock's per-bar (daily for daily data) excess returns on the market's
+  (SPX by default) on the dates both trade; beta, alpha (per bar and x ``periods_per_year``,
+  by default the bars per year of the aligned dates), t-statistics, R^2.
 * ``fama_french_3``: OLS of a stock's **monthly** excess returns on the Fama-French market,
   size and value factors (bundled ``FF3``, monthly, published in percent and converted to
   decimals here). Stock returns are month-end to month-end closes.
@@ -23,7 +24,17 @@ import pandas as pd
 from pydantic import Field
 
 from ..errors import DataError
-from .base import Fetch, FinancialSpec, Params, Symbol, iso, load_price_frame, load_prices
+from .base import (
+    Fetch,
+    FinancialSpec,
+    Params,
+    PeriodsPerYear,
+    Symbol,
+    annualisation,
+    iso,
+    load_price_frame,
+    load_prices,
+)
 
 __all__ = ["SPECS", "monthly_returns", "half_life"]
 
@@ -43,7 +54,7 @@ class CAPMParams(Params):
         description="annual risk-free rate, decimal (0.02 = 2% a year); "
         "divided by periods_per_year and subtracted from both return series",
     )
-    periods_per_year: int = Field(252, ge=1, le=100_000, description="periods per year (252)")
+    periods_per_year: PeriodsPerYear = None
 
 
 def run_capm(p: CAPMParams, fetch: Fetch) -> dict:
@@ -51,11 +62,13 @@ def run_capm(p: CAPMParams, fetch: Fetch) -> dict:
 
     if p.symbol == p.market:
         raise DataError(f"symbol and market are both {p.symbol}; choose a different market")
-    prices, hashes, notes = load_price_frame(
+    prices, hashes, notes, interval = load_price_frame(
         fetch, [p.symbol, p.market], p.start, p.end, min_rows=30
     )
     rets = prices.pct_change().iloc[1:]
-    rf = p.risk_free_rate / p.periods_per_year
+    ann = annualisation(p.periods_per_year, prices.index, interval)
+    ppy = ann["periods_per_year"]
+    rf = p.risk_free_rate / ppy
     y = rets[p.symbol] - rf
     x = rets[p.market] - rf
     fit = sm.OLS(y.to_numpy(), sm.add_constant(x.to_numpy())).fit()
@@ -68,16 +81,18 @@ def run_capm(p: CAPMParams, fetch: Fetch) -> dict:
     return {
         "beta": beta,
         "alpha_per_period": alpha,
-        "alpha_annual": alpha * p.periods_per_year,
+        "alpha_annual": alpha * ppy,
         "t_stats": {"alpha": float(fit.tvalues[0]), "beta": float(fit.tvalues[1])},
         "p_values": {"alpha": float(fit.pvalues[0]), "beta": float(fit.pvalues[1])},
         "r_squared": float(fit.rsquared),
         "correlation": float(np.corrcoef(y, x)[0, 1]),
-        "residual_volatility_annual": float(math.sqrt(fit.mse_resid * p.periods_per_year)),
+        "residual_volatility_annual": float(math.sqrt(fit.mse_resid * ppy)),
+        **ann,
+        "bar_interval": interval,
         "observations": int(fit.nobs),
         "first_date": rets.index[0],
         "last_date": rets.index[-1],
-        "method": "statsmodels OLS of daily excess returns: r_i - r_f = alpha + beta (r_m - r_f)",
+        "method": "statsmodels OLS of per-bar excess returns: r_i - r_f = alpha + beta (r_m - r_f)",
         "data": hashes,
         "notes": notes,
     }
@@ -191,7 +206,7 @@ def run_cointegration_engle_granger(p: CointegrationParams, fetch: Fetch) -> dic
 
     if p.symbol_y == p.symbol_x:
         raise DataError("symbol_y and symbol_x must differ")
-    prices, hashes, notes = load_price_frame(
+    prices, hashes, notes, _ = load_price_frame(
         fetch, [p.symbol_y, p.symbol_x], p.start, p.end, min_rows=50
     )
     if p.log_prices:

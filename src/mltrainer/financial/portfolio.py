@@ -11,9 +11,10 @@ Four allocators, all fitted on daily simple returns of the chosen symbols over
 
 Expected returns and covariances are the in-sample sample estimates, so the reported
 return, volatility and Sharpe ratio are **in-sample**: they describe the fitting window, not
-the future. Annual figures use ``periods_per_year`` (252): return = mean daily return x 252,
-volatility = daily standard deviation x sqrt(252), Sharpe = (return - risk_free_rate) /
-volatility.
+the future. Annual figures use ``periods_per_year`` (by default the bars per year of the
+aligned dates: 252 for daily stock data): return = mean per-bar return x periods_per_year,
+volatility = per-bar standard deviation x sqrt(periods_per_year), Sharpe =
+(return - risk_free_rate) / volatility.
 
 Example: ``run_financial("portfolio_min_variance", fetch, symbols=["AAPL", "MSFT", "JNJ",
 "KO"], start="2015-01-01", end="2019-12-31")``.
@@ -31,7 +32,15 @@ import pandas as pd
 from pydantic import Field, field_validator
 
 from ..errors import ModelError
-from .base import Fetch, FinancialSpec, Params, Symbol, load_price_frame
+from .base import (
+    Fetch,
+    FinancialSpec,
+    Params,
+    PeriodsPerYear,
+    Symbol,
+    annualisation,
+    load_price_frame,
+)
 
 __all__ = ["SPECS", "PortfolioParams", "portfolio_statistics", "risk_contributions"]
 
@@ -54,11 +63,9 @@ class PortfolioParams(Params):
         ge=-0.5,
         le=1.0,
         description="annual risk-free rate, simple decimal (0.02 = 2% a year); "
-        "divided by periods_per_year for the daily rate",
+        "divided by periods_per_year for the per-bar rate",
     )
-    periods_per_year: int = Field(
-        252, ge=1, le=100_000, description="return periods per year (252 trading days)"
-    )
+    periods_per_year: PeriodsPerYear = None
 
     @field_validator("symbols")
     @classmethod
@@ -75,7 +82,7 @@ def risk_contributions(weights: np.ndarray, cov: np.ndarray) -> np.ndarray:
 
 
 def portfolio_statistics(
-    weights: np.ndarray, returns: pd.DataFrame, risk_free_rate: float, periods_per_year: int
+    weights: np.ndarray, returns: pd.DataFrame, risk_free_rate: float, periods_per_year: float
 ) -> dict[str, float]:
     """In-sample annual return, volatility and Sharpe ratio of fixed ``weights``.
 
@@ -112,19 +119,23 @@ def _optimise(
     model_id: str, make: Callable[[float], Any], method: str
 ) -> Callable[[PortfolioParams, Fetch], dict]:
     def run(p: PortfolioParams, fetch: Fetch) -> dict:
-        prices, hashes, notes = load_price_frame(fetch, p.symbols, p.start, p.end, min_rows=30)
+        prices, hashes, notes, interval = load_price_frame(
+            fetch, p.symbols, p.start, p.end, min_rows=30
+        )
         returns = prices.pct_change().iloc[1:]
         if len(returns) < 2 * len(p.symbols):
             raise ModelError(
                 f"{model_id}: {len(returns)} daily returns for {len(p.symbols)} symbols is too "
                 "few to estimate a covariance matrix; widen start..end"
             )
-        rf_period = p.risk_free_rate / p.periods_per_year
+        ann = annualisation(p.periods_per_year, prices.index, interval)
+        ppy = ann["periods_per_year"]
+        rf_period = p.risk_free_rate / ppy
         estimator = make(rf_period)
         estimator.fit(returns)
         weights = _clean_weights(estimator.weights_, model_id)
         cov = np.cov(returns.to_numpy(), rowvar=False, ddof=1)
-        stats = portfolio_statistics(weights, returns, p.risk_free_rate, p.periods_per_year)
+        stats = portfolio_statistics(weights, returns, p.risk_free_rate, ppy)
         names = list(returns.columns)
         return {
             "weights": dict(zip(names, weights.tolist(), strict=True)),
@@ -133,6 +144,7 @@ def _optimise(
                 zip(names, risk_contributions(weights, cov).tolist(), strict=True)
             ),
             "method": method,
+            **ann,
             "in_sample": True,
             "observations": len(returns),
             "first_date": returns.index[0],

@@ -18,13 +18,13 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import AliasChoices, BaseModel, ValidationError
 
-from ..errors import MLTrainerError, ModelError, NotFound
+from ..errors import MLTrainerError, ModelError, NotFound, describe_validation_error
 from . import factors, portfolio, pricing, risk
 from .base import Fetch, FinancialSpec, to_jsonable
 
-__all__ = ["FINANCIAL", "run_financial", "suggest"]
+__all__ = ["FINANCIAL", "run_financial", "suggest", "validate_params"]
 
 
 def _build() -> dict[str, FinancialSpec[Any]]:
@@ -47,17 +47,26 @@ def suggest(text: str, n: int = 3) -> list[str]:
 
 
 def _validation_message(model_id: str, err: ValidationError) -> str:
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"]) or "parameters"
-        parts.append(f"{loc}: {e['msg']}")
-    return f"invalid parameters for '{model_id}': " + "; ".join(parts)
+    return describe_validation_error(err, prefix=f"invalid parameters for '{model_id}'")
+
+
+def _accepted_names(model: type[BaseModel]) -> set[str]:
+    """Field names plus their declared aliases (``horizon_days`` for ``horizon_bars``)."""
+    names = set(model.model_fields)
+    for f in model.model_fields.values():
+        alias = f.validation_alias
+        if isinstance(alias, str):
+            names.add(alias)
+        elif isinstance(alias, AliasChoices):
+            names.update(c for c in alias.choices if isinstance(c, str))
+    return names
 
 
 def _validate(spec: FinancialSpec[Any], params: dict[str, Any]) -> Any:
     fields = spec.params.model_fields
+    accepted = _accepted_names(spec.params)
     for name in params:
-        if name not in fields:
+        if name not in accepted:
             close = difflib.get_close_matches(name, list(fields), n=3, cutoff=0.5)
             hint = f"did you mean {', '.join(close)}? " if close else ""
             raise ModelError(
@@ -70,13 +79,9 @@ def _validate(spec: FinancialSpec[Any], params: dict[str, Any]) -> Any:
         raise ModelError(_validation_message(spec.id, e)) from e
 
 
-def run_financial(model_id: str, fetch: Fetch, **params: Any) -> dict:
-    """Run financial model ``model_id`` with ``params``; return a JSON-serialisable dict.
-
-    Raises :class:`NotFound` for an unknown id (with close matches), :class:`ModelError` for
-    bad parameters or a failed computation, and lets :class:`DataError` and other
-    mlTrainer errors from ``fetch`` through unchanged.
-    """
+def validate_params(model_id: str, params: dict[str, Any]) -> tuple[FinancialSpec[Any], Any]:
+    """The spec and validated parameters of ``model_id``; NotFound or ModelError naming
+    the bad id or value. Callers check input here before anything is audited or run."""
     spec = FINANCIAL.get(model_id)
     if spec is None:
         close = suggest(model_id)
@@ -86,7 +91,17 @@ def run_financial(model_id: str, fetch: Fetch, **params: Any) -> dict:
             else f"; available: {', '.join(sorted(FINANCIAL))}"
         )
         raise NotFound(f"unknown financial model '{model_id}'{hint}")
-    validated = _validate(spec, params)
+    return spec, _validate(spec, params)
+
+
+def run_financial(model_id: str, fetch: Fetch, **params: Any) -> dict:
+    """Run financial model ``model_id`` with ``params``; return a JSON-serialisable dict.
+
+    Raises :class:`NotFound` for an unknown id (with close matches), :class:`ModelError` for
+    bad parameters or a failed computation, and lets :class:`DataError` and other
+    mlTrainer errors from ``fetch`` through unchanged.
+    """
+    spec, validated = validate_params(model_id, params)
     try:
         raw = spec.run(validated, fetch)
     except MLTrainerError:

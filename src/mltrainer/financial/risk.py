@@ -1,15 +1,21 @@
 """Risk analytics on real prices: value at risk, Kelly sizing, stress tests, drawdowns, Sharpe.
 
-Returns are daily **simple** returns of closing prices, ``r_t = P_t / P_{t-1} - 1``.
+Returns are per-bar **simple** returns of closing prices, ``r_t = P_t / P_{t-1} - 1``, in
+the data's own interval (daily for daily data, monthly for BTCUSD's monthly bars).
 Value at risk (VaR) and conditional value at risk (CVaR, also called expected shortfall)
 are reported as **positive loss fractions** of the position: ``var=0.021`` at
-``confidence=0.95`` means a one-in-twenty bad day loses at least 2.1 %; ``cvar`` is the
-average loss on those days. Multiply by ``position_value`` for currency amounts.
+``confidence=0.95`` means a one-in-twenty bad bar (day, for daily data) loses at least
+2.1 %; ``cvar`` is the average loss on those bars. Multiply by ``position_value`` for
+currency amounts.
 
-Horizons (``horizon_days``): the historical method uses overlapping ``h``-day returns
-``P_{t+h}/P_t - 1``; the parametric and Cornish-Fisher methods aggregate i.i.d. daily
-moments (mean ``h*mu``, standard deviation ``sqrt(h)*sigma``, skewness ``S/sqrt(h)``,
-excess kurtosis ``K/h``).
+Horizons (``horizon_bars``, in bars of the data; ``horizon_days`` is an accepted alias):
+the historical method uses overlapping ``h``-bar returns ``P_{t+h}/P_t - 1``; the
+parametric and Cornish-Fisher methods aggregate i.i.d. per-bar moments (mean ``h*mu``,
+standard deviation ``sqrt(h)*sigma``, skewness ``S/sqrt(h)``, excess kurtosis ``K/h``).
+Results state the horizon as ``horizon_bars``, ``bar_interval`` and text (``"1 month"``).
+
+Annualised figures (Kelly, Sharpe) use ``periods_per_year`` from the data unless given
+(see :func:`mltrainer.financial.base.annualisation`).
 
 Example: ``run_financial("var_historical", fetch, symbol="SPX", confidence=0.99)``.
 """
@@ -23,12 +29,23 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from scipy import integrate
 from scipy.stats import kurtosis, norm, skew
 
+from ..data.intervals import parse_interval
 from ..errors import DataError, ModelError
-from .base import Fetch, FinancialSpec, Params, Symbol, iso, load_price_frame, load_prices
+from .base import (
+    Fetch,
+    FinancialSpec,
+    Params,
+    PeriodsPerYear,
+    Symbol,
+    annualisation,
+    iso,
+    load_price_frame,
+    load_prices,
+)
 
 __all__ = [
     "SPECS",
@@ -51,20 +68,34 @@ class VaRParams(WindowParams):
     confidence: float = Field(
         0.95, gt=0.5, lt=1.0, description="confidence level, decimal (0.95 or 0.99)"
     )
-    horizon_days: int = Field(1, ge=1, le=252, description="holding period in trading days")
+    horizon_bars: int = Field(
+        1,
+        ge=1,
+        le=252,
+        validation_alias=AliasChoices("horizon_bars", "horizon_days"),
+        description="holding period in bars of the data (trading days for daily data, "
+        "months for monthly data); horizon_days is accepted as an alias",
+    )
     position_value: float = Field(
         1.0, gt=0, description="position size in currency; var_amount = var * position_value"
     )
 
 
-def _daily_returns(close: pd.Series) -> pd.Series:
+def _bar_returns(close: pd.Series) -> pd.Series:
     return close.pct_change().iloc[1:]
 
 
 def _var_frame(p: VaRParams, fetch: Fetch, min_rows: int = 30):
     ps = load_prices(fetch, p.symbol, p.start, p.end, min_rows=min_rows)
-    r = _daily_returns(ps.close)
+    r = _bar_returns(ps.close)
     return ps, r
+
+
+def horizon_text(bars: int, interval: str) -> str:
+    """``(1, "1mo") -> "1 month"``, ``(10, "1d") -> "10 days"``, ``(3, "4h") -> "12 hours"``."""
+    mult, unit = parse_interval(interval)
+    n = bars * mult
+    return f"{n} {unit}{'' if n == 1 else 's'}"
 
 
 def _var_result(
@@ -77,7 +108,9 @@ def _var_result(
         "var_amount": var * p.position_value,
         "cvar_amount": cvar * p.position_value,
         "confidence": p.confidence,
-        "horizon_days": p.horizon_days,
+        "horizon_bars": p.horizon_bars,
+        "bar_interval": ps.data.interval,
+        "horizon": horizon_text(p.horizon_bars, ps.data.interval),
         "method": method,
         "observations": len(r),
         "first_date": r.index[0],
@@ -94,16 +127,16 @@ def _var_result(
 
 def run_var_historical(p: VaRParams, fetch: Fetch) -> dict:
     ps, r = _var_frame(p, fetch)
-    h = p.horizon_days
+    h = p.horizon_bars
     rh = ps.close.pct_change(h).iloc[h:] if h > 1 else r
     if len(rh) < 20:
-        raise DataError(f"{ps.symbol}: only {len(rh)} {h}-day returns; widen start..end")
+        raise DataError(f"{ps.symbol}: only {len(rh)} {h}-bar returns; widen start..end")
     alpha = 1.0 - p.confidence
     q = float(np.quantile(rh.to_numpy(), alpha))
     tail = rh.to_numpy()[rh.to_numpy() <= q]
     notes = []
     if h > 1:
-        notes.append(f"{h}-day returns overlap (one per trading day), so they are not independent")
+        notes.append(f"{h}-bar returns overlap (one per bar), so they are not independent")
     if len(tail) < 10:
         notes.append(f"only {len(tail)} returns in the tail: the CVaR estimate is very noisy")
     return _var_result(
@@ -132,7 +165,7 @@ def _moments(r: pd.Series) -> tuple[float, float, float, float]:
 def run_var_parametric(p: VaRParams, fetch: Fetch) -> dict:
     ps, r = _var_frame(p, fetch)
     mu, sigma, _, _ = _moments(r)
-    h = p.horizon_days
+    h = p.horizon_bars
     mu_h, sd_h = mu * h, sigma * math.sqrt(h)
     alpha = 1.0 - p.confidence
     z = float(norm.ppf(alpha))
@@ -146,8 +179,8 @@ def run_var_parametric(p: VaRParams, fetch: Fetch) -> dict:
         cvar,
         "normal (variance-covariance): VaR = -(mu_h + sigma_h * z), "
         "CVaR = -mu_h + sigma_h * pdf(z) / alpha",
-        daily_mean=mu,
-        daily_volatility=sigma,
+        mean_per_bar=mu,
+        volatility_per_bar=sigma,
         z=z,
     )
 
@@ -163,7 +196,7 @@ def cornish_fisher_z(z: np.ndarray | float, s: float, k: float) -> np.ndarray | 
 def run_var_cornish_fisher(p: VaRParams, fetch: Fetch) -> dict:
     ps, r = _var_frame(p, fetch)
     mu, sigma, s1, k1 = _moments(r)
-    h = p.horizon_days
+    h = p.horizon_bars
     mu_h, sd_h, s_h, k_h = mu * h, sigma * math.sqrt(h), s1 / math.sqrt(h), k1 / h
     alpha = 1.0 - p.confidence
     z = float(norm.ppf(alpha))
@@ -191,8 +224,8 @@ def run_var_cornish_fisher(p: VaRParams, fetch: Fetch) -> dict:
         cvar,
         "Cornish-Fisher expansion of the normal quantile with sample skewness and excess "
         "kurtosis; CVaR integrates the expanded quantile over the tail",
-        daily_mean=mu,
-        daily_volatility=sigma,
+        mean_per_bar=mu,
+        volatility_per_bar=sigma,
         skewness=s1,
         excess_kurtosis=k1,
         z=z,
@@ -204,16 +237,16 @@ def run_var_cornish_fisher(p: VaRParams, fetch: Fetch) -> dict:
 class MonteCarloVaRParams(VaRParams):
     method: Literal["normal", "bootstrap"] = Field(
         "bootstrap",
-        description="'normal': daily returns drawn from N(mean, sd) of the history; "
-        "'bootstrap': historical daily returns resampled with replacement",
+        description="'normal': per-bar returns drawn from N(mean, sd) of the history; "
+        "'bootstrap': historical per-bar returns resampled with replacement",
     )
     paths: int = Field(100_000, ge=1_000, le=1_000_000, description="simulated horizon returns")
     seed: int = Field(12345, ge=0, description="seed for numpy.random.default_rng")
 
     @model_validator(mode="after")
     def _size(self) -> MonteCarloVaRParams:
-        if self.paths * self.horizon_days > 20_000_000:
-            raise ValueError("paths * horizon_days must be at most 20,000,000")
+        if self.paths * self.horizon_bars > 20_000_000:
+            raise ValueError("paths * horizon_bars must be at most 20,000,000")
         return self
 
 
@@ -221,7 +254,7 @@ def run_monte_carlo_var(p: MonteCarloVaRParams, fetch: Fetch) -> dict:
     ps, r = _var_frame(p, fetch)
     rng = np.random.default_rng(p.seed)
     x = r.to_numpy()
-    shape = (p.paths, p.horizon_days)
+    shape = (p.paths, p.horizon_bars)
     if p.method == "normal":
         daily = rng.normal(x.mean(), x.std(ddof=1), size=shape)
     else:
@@ -236,7 +269,7 @@ def run_monte_carlo_var(p: MonteCarloVaRParams, fetch: Fetch) -> dict:
         r,
         -q,
         -float(tail.mean()),
-        f"Monte Carlo ({p.method}) of compounded {p.horizon_days}-day returns",
+        f"Monte Carlo ({p.method}) of compounded {p.horizon_bars}-bar returns",
         simulation=True,
         paths=p.paths,
         seed=p.seed,
@@ -257,7 +290,7 @@ class KellyParams(WindowParams):
     risk_free_rate: float = Field(
         0.0, ge=-0.5, le=1.0, description="annual risk-free rate, decimal (0.02 = 2% a year)"
     )
-    periods_per_year: int = Field(252, ge=1, le=100_000, description="periods per year (252)")
+    periods_per_year: PeriodsPerYear = None
     win_probability: float | None = Field(
         None, gt=0, lt=1, description="discrete method: probability of winning a bet (0.55)"
     )
@@ -299,14 +332,16 @@ def run_kelly_fraction(p: KellyParams, fetch: Fetch) -> dict:
             "notes": notes,
         }
     ps = load_prices(fetch, p.symbol, p.start, p.end, min_rows=30)
-    r = _daily_returns(ps.close)
-    rf = p.risk_free_rate / p.periods_per_year
+    r = _bar_returns(ps.close)
+    ann = annualisation(p.periods_per_year, ps.close.index, ps.data.interval)
+    ppy = ann["periods_per_year"]
+    rf = p.risk_free_rate / ppy
     excess = r.to_numpy() - rf
     mu, var = float(excess.mean()), float(excess.var(ddof=1))
     f_star = mu / var
     f = p.fraction * f_star
     # Continuous-time growth of wealth with a constant fraction f: r + f*mu - f^2 sigma^2 / 2.
-    growth = (rf + f * mu - 0.5 * f * f * var) * p.periods_per_year
+    growth = (rf + f * mu - 0.5 * f * f * var) * ppy
     if f_star <= 0:
         notes.append("the mean excess return is not positive: Kelly says hold none (f* <= 0)")
     if f_star > 1:
@@ -319,9 +354,11 @@ def run_kelly_fraction(p: KellyParams, fetch: Fetch) -> dict:
         "kelly_fraction": f_star,
         "recommended_fraction": f,
         "expected_annual_log_growth": growth,
-        "mean_excess_return_annual": mu * p.periods_per_year,
-        "volatility_annual": math.sqrt(var * p.periods_per_year),
+        "mean_excess_return_annual": mu * ppy,
+        "volatility_annual": math.sqrt(var * ppy),
         "method": "continuous: f* = mean excess return / variance of returns (per period)",
+        **ann,
+        "bar_interval": ps.data.interval,
         "observations": len(r),
         "first_date": r.index[0],
         "last_date": r.index[-1],
@@ -387,7 +424,7 @@ def run_stress_test_historical(p: StressParams, fetch: Fetch) -> dict:
     else:
         start, end, label = STRESS_WINDOWS[p.scenario]
     symbols = list(p.weights)
-    prices, hashes, notes = load_price_frame(fetch, symbols, start, end, min_rows=2)
+    prices, hashes, notes, _ = load_price_frame(fetch, symbols, start, end, min_rows=2)
     first, last = prices.index[0].date(), prices.index[-1].date()
     if (first - start).days > 7 or (end - last).days > 7:  # type: ignore[operator]
         raise DataError(
@@ -398,7 +435,7 @@ def run_stress_test_historical(p: StressParams, fetch: Fetch) -> dict:
     growth = prices / prices.iloc[0]
     value = growth @ w
     asset_returns = growth.iloc[-1] - 1.0
-    daily = value.pct_change().iloc[1:]
+    daily = value.pct_change().iloc[1:]  # stress windows hold daily prices
     worst = daily.idxmin() if len(daily) else None
     return {
         "scenario": p.scenario,
@@ -535,7 +572,7 @@ class SharpeParams(WindowParams):
     risk_free_rate: float = Field(
         0.0, ge=-0.5, le=1.0, description="annual risk-free rate, decimal (0.02 = 2% a year)"
     )
-    periods_per_year: int = Field(252, ge=1, le=100_000, description="periods per year (252)")
+    periods_per_year: PeriodsPerYear = None
     benchmark_sharpe: float = Field(
         0.0, description="annual Sharpe ratio to beat in the probabilistic Sharpe ratio (0.0)"
     )
@@ -559,15 +596,17 @@ def probabilistic_sharpe_ratio(
 
 def run_sharpe_ratio_stats(p: SharpeParams, fetch: Fetch) -> dict:
     ps = load_prices(fetch, p.symbol, p.start, p.end, min_rows=30)
-    r = _daily_returns(ps.close)
-    excess = r.to_numpy() - p.risk_free_rate / p.periods_per_year
+    r = _bar_returns(ps.close)
+    ann = annualisation(p.periods_per_year, ps.close.index, ps.data.interval)
+    ppy = ann["periods_per_year"]
+    excess = r.to_numpy() - p.risk_free_rate / ppy
     sd = float(excess.std(ddof=1))
     if sd == 0:
         raise ModelError(f"{ps.symbol}: returns have zero variance; the Sharpe ratio is undefined")
     sr = float(excess.mean()) / sd
     g3 = float(skew(excess, bias=False))
     g4 = float(kurtosis(excess, fisher=False, bias=False))
-    root = math.sqrt(p.periods_per_year)
+    root = math.sqrt(ppy)
     psr, se = probabilistic_sharpe_ratio(sr, p.benchmark_sharpe / root, len(excess), g3, g4)
     notes = []
     if math.isnan(psr):
@@ -583,6 +622,8 @@ def run_sharpe_ratio_stats(p: SharpeParams, fetch: Fetch) -> dict:
         "benchmark_sharpe": p.benchmark_sharpe,
         "skewness": g3,
         "kurtosis": g4,
+        **ann,
+        "bar_interval": ps.data.interval,
         "observations": len(excess),
         "first_date": r.index[0],
         "last_date": r.index[-1],

@@ -7,10 +7,20 @@ label window ``(i, i + h]`` reaches into the test fold. Rolling windows keep the
 ``window_size`` rows are available. The model is refit before every fold of
 ``refit_every`` bars.
 
-A prediction at bar ``t`` becomes a position held from the close of ``t`` to the close of
-``t + 1``; its return is ``position_t * (close[t+1] / close[t] - 1)``, less costs of
-``|position_t - position_{t-1}| * (commission_bps + slippage_bps) / 1e4``. Buy-and-hold
-over the same bars is the benchmark.
+Execution timing: a prediction at bar ``t`` uses data up to the close of ``t`` and becomes
+a position that is filled ``d = execution_delay`` bars later (default 1: an order sent after
+the close of ``t`` is filled at the close of ``t + 1``, never at the close it was computed
+from). It is held from ``close[t+d]`` to ``close[t+d+1]``; its return is
+``position_t * (close[t+d+1] / close[t+d] - 1)``, less costs of
+``|position_t - position_{t-1}| * (commission_bps + slippage_bps) / 1e4`` paid at the fill.
+The last ``d + 1`` test bars have no complete holding period and are not traded.
+``execution_delay=0`` (fill at the signal's own close) is how trials were run before the
+field existed; their stored specs replay that way. Buy-and-hold over the same holding
+periods is the benchmark.
+
+Annualisation uses :func:`mltrainer.data.intervals.bar_frequency` of the fetched data
+(bars per year measured from its timestamps, cross-checked with a trading calendar); the
+figure and how it was obtained are stored with every result.
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..data.intervals import periods_per_year
+from ..data.intervals import bar_frequency
 from ..data.market import MarketData
 from ..errors import MLTrainerError, ModelError, TrialError
 from ..features import build_features, make_labels, price_inputs
@@ -97,7 +107,7 @@ class WalkForwardEngine:
     # -- inputs ------------------------------------------------------------------------
     def _inputs(
         self, spec: TrialSpec, mspec: ModelSpec
-    ) -> tuple[MarketData, pd.DataFrame, pd.Series, pd.Series]:
+    ) -> tuple[MarketData, pd.DataFrame, pd.Series, pd.Series, pd.Series]:
         md = self.fetch(
             spec.symbol, source=spec.source, start=spec.start, end=spec.end, interval=spec.interval
         )
@@ -115,9 +125,12 @@ class WalkForwardEngine:
             )
         close = md.frame["close"]
         labels = make_labels(close, spec.horizon)
-        next_ret = close.shift(-1) / close - 1
+        d = spec.execution_delay
+        # Return of the position decided at t, held from close[t+d] to close[t+d+1].
+        held_ret = close.shift(-(d + 1)) / close.shift(-d) - 1
+        exit_ts = pd.Series(close.index, index=close.index).shift(-(d + 1))
         keep = X.notna().all(axis=1).to_numpy()
-        return md, X.loc[keep], labels.loc[keep], next_ret.loc[keep]
+        return md, X.loc[keep], labels.loc[keep], held_ret.loc[keep], exit_ts.loc[keep]
 
     # -- signals -> positions ---------------------------------------------------------------
     @staticmethod
@@ -171,9 +184,10 @@ class WalkForwardEngine:
         params = mspec.params(spec.params)  # validates names before any work
         if "random_state" in mspec.defaults and "random_state" not in spec.params:
             params["random_state"] = spec.seed
-        md, X, labels, next_ret = self._inputs(spec, mspec)
+        md, X, labels, held_ret, exit_ts = self._inputs(spec, mspec)
         t_data = time.perf_counter()
-        ppy = periods_per_year(md.interval)
+        freq = bar_frequency(md.frame.index, md.interval)
+        ppy = freq.periods_per_year
         folds = plan_folds(len(X), spec)
         y_all = (labels > 0).astype(int) if mspec.task == "classification" else labels
         r1 = X["ret_1"]  # every feature set and the price inputs carry the one-bar return
@@ -224,9 +238,9 @@ class WalkForwardEngine:
 
         idx = X.index[base : folds[-1].e]
         pos = self._positions(spec, mspec.task, preds, bar_vol[base : folds[-1].e], ppy)
-        nr = next_ret.iloc[base : folds[-1].e].to_numpy()
+        nr = held_ret.iloc[base : folds[-1].e].to_numpy()
         lab = labels.iloc[base : folds[-1].e].to_numpy()
-        real = ~np.isnan(nr)  # the last bar has no next bar
+        real = ~np.isnan(nr)  # the last delay + 1 bars have no complete holding period
         turnover = np.abs(np.diff(np.concatenate([[0.0], pos])))
         cost = turnover * (spec.commission_bps + spec.slippage_bps) / 1e4
         net = pos * np.nan_to_num(nr) - cost
@@ -241,12 +255,7 @@ class WalkForwardEngine:
         )
         benchmark = self._returns_metrics(bh, ppy)
         eq, bh_eq = np.cumprod(1 + strat), np.cumprod(1 + bh)
-        next_ts = (
-            X.index[base + 1 : folds[-1].e + 1]
-            if folds[-1].e < len(X)
-            else X.index[base + 1 : folds[-1].e]
-        )
-        eq_ts = [t.isoformat() for t in next_ts][: len(eq)]
+        eq_ts = [t.isoformat() for t in exit_ts.iloc[base : folds[-1].e][real]]
         t_end = time.perf_counter()
         return TrialResult(
             spec=spec,
@@ -269,6 +278,9 @@ class WalkForwardEngine:
                 "total_s": t_end - t0,
             },
             n_trials=n_trials,
+            other_sharpes=sharpes,
+            periods_per_year=ppy,
+            frequency=freq.source,
         )
 
     # -- metrics -----------------------------------------------------------------------------
