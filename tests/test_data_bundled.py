@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -77,8 +79,27 @@ def test_bundled_provenance_records_package_and_version(source: BundledSource, s
     assert p.dataset == entry.dataset
 
 
-def test_bundled_loads_are_reproducible(source: BundledSource):
-    assert source.fetch("NASDAQ").provenance.sha256 == source.fetch("NASDAQ").provenance.sha256
+def _package_file(package: str, *parts: str) -> Path:
+    """A data file inside an installed package, found from the package's own location."""
+    return Path(importlib.import_module(package).__file__).parent.joinpath(*parts)
+
+
+def test_nasdaq_provenance_hash_is_the_hash_of_archs_own_file(source: BundledSource):
+    raw = pd.read_csv(_package_file("arch.data", "nasdaq", "nasdaq.csv.gz"))
+    frame = raw[["Open", "High", "Low", "Close", "Volume"]].astype("float64")
+    frame.columns = ["open", "high", "low", "close", "volume"]
+    frame.index = pd.DatetimeIndex(pd.to_datetime(raw["Date"], format="%m/%d/%Y"))
+    frame = frame.sort_index()
+    assert len(frame) == 5031
+    assert source.fetch("NASDAQ").provenance.sha256 == content_hash(frame)
+
+
+def test_aapl_provenance_hash_is_the_hash_of_skfolios_own_file(source: BundledSource):
+    raw = pd.read_csv(_package_file("skfolio.datasets", "data", "sp500_dataset.csv.gz"))
+    close = raw.set_index(pd.DatetimeIndex(pd.to_datetime(raw["Date"], format="%Y-%m-%d")))
+    frame = close[["AAPL"]].rename(columns={"AAPL": "close"}).astype("float64").dropna()
+    assert frame.index[0] == pd.Timestamp("1990-01-02")
+    assert source.fetch("AAPL").provenance.sha256 == content_hash(frame)
 
 
 def test_spx_close_on_first_day(source: BundledSource):

@@ -99,7 +99,10 @@ def test_background_trial_matches_a_synchronous_run(executor):
     status = executor.wait(tid, timeout=120)
     assert status["status"] == "done"
     sync = executor.execute("train_model", params)
-    assert status["metrics"] == sync["data"]["metrics"]
+    # The second run of the same question is deflated over both: only N and the DSR differ.
+    assert status["n_trials"] == 1 and sync["data"]["n_trials"] == 2
+    same = {k: v for k, v in status["metrics"].items() if k != "dsr"}
+    assert same == {k: v for k, v in sync["data"]["metrics"].items() if k != "dsr"}
 
 
 def test_compare_models_ranks_by_sharpe(executor):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from pandas.tseries.holiday import USFederalHolidayCalendar
 
 from mltrainer.data.bundled import BundledSource
 from mltrainer.errors import TrialError
-from mltrainer.features import FEATURE_SETS, MACRO_LAGS, build_features, make_labels
+from mltrainer.features import FEATURE_SETS, build_features, make_labels
 
 SRC = BundledSource()
 
@@ -50,19 +51,80 @@ def test_labels_are_forward_returns_and_unknown_at_the_end():
     assert lab.iloc[2:].isna().all()
 
 
-def test_macro_values_are_used_only_after_their_publication_lag():
-    md = SRC.fetch("SPX", start="2010-01-01", end="2010-12-31")
+# Calendar oracle: pandas' own business-day offsets on the US federal holiday calendar.
+FED_BDAY = pd.offsets.CustomBusinessDay(calendar=USFederalHolidayCalendar())
+FED_BMONTH_END = pd.offsets.CustomBusinessMonthEnd(calendar=USFederalHolidayCalendar())
+
+
+def _oracle_publication(symbol: str, obs: pd.Timestamp) -> pd.Timestamp:
+    if symbol == "CPILFESL":  # the last business day of the following month
+        return obs + 2 * FED_BMONTH_END
+    if symbol in ("BAA", "AAA"):  # the first business day of the following month
+        return FED_BDAY.rollforward(obs + pd.offsets.MonthBegin(1))
+    return obs + FED_BDAY  # DCOILWTICO: the next business day
+
+
+def _series(symbol: str) -> pd.Series:
+    if symbol == "CPILFESL":
+        return SRC.fetch("CPILFESL").frame["value"].pct_change(12)
+    if symbol == "BAA":
+        return (SRC.fetch("BAA").frame["value"] - SRC.fetch("AAA").frame["value"]).dropna()
+    return SRC.fetch("DCOILWTICO").frame["value"].pct_change(20)
+
+
+FEATURE_OF = {"CPILFESL": "cpi_yoy", "BAA": "credit_spread", "DCOILWTICO": "wti_ret_20"}
+
+
+@pytest.fixture(scope="module")
+def macro_features() -> pd.DataFrame:
+    md = SRC.fetch("SPX", start="2009-06-01", end="2011-06-30")
+    return build_features(md, "macro", fetch=_fetch)
+
+
+@pytest.mark.parametrize(
+    ("symbol", "obs", "publication"),
+    [
+        ("CPILFESL", "2010-05-01", "2010-06-30"),  # BLS released it on 2010-06-17
+        ("CPILFESL", "2010-08-01", "2010-09-30"),
+        ("BAA", "2010-05-01", "2010-06-01"),
+        ("BAA", "2010-12-01", "2011-01-03"),  # 2010-12-31 was New Year's Day observed
+        ("DCOILWTICO", "2010-07-01", "2010-07-02"),
+        ("DCOILWTICO", "2010-07-02", "2010-07-06"),  # 2010-07-05: Independence Day observed
+    ],
+)
+def test_macro_value_is_absent_on_its_publication_day_and_present_the_next_business_day(
+    macro_features, symbol, obs, publication
+):
+    obs_ts, pub = pd.Timestamp(obs), pd.Timestamp(publication)
+    assert _oracle_publication(symbol, obs_ts) == pub
+    nxt = pub + FED_BDAY
+    assert {pub, nxt} <= set(macro_features.index)  # both are trading days
+    values = _series(symbol)
+    before = values[values.index < obs_ts].iloc[-1]
+    assert not np.isclose(before, values[obs_ts])
+    feature = macro_features[FEATURE_OF[symbol]]
+    assert feature[pub] == pytest.approx(before)
+    assert feature[nxt] == pytest.approx(values[obs_ts])
+
+
+@pytest.mark.parametrize("symbol", sorted(FEATURE_OF))
+def test_every_macro_bar_holds_the_latest_value_published_before_that_day(macro_features, symbol):
+    values = _series(symbol).loc["2008-01-01":"2011-06-30"].dropna()
+    usable = pd.DatetimeIndex([_oracle_publication(symbol, t) + FED_BDAY for t in values.index])
+    feature = macro_features[FEATURE_OF[symbol]].dropna()
+    pos = usable.searchsorted(feature.index, side="right") - 1
+    expected = values.to_numpy()[pos]
+    np.testing.assert_allclose(feature.to_numpy(), expected, rtol=0, atol=0)
+
+
+def test_intraday_bars_get_a_macro_value_only_from_the_next_business_day():
+    md = SRC.fetch("EURUSD", start="2017-06-28", end="2017-07-06")
     f = build_features(md, "macro", fetch=_fetch)
-    cpi = SRC.fetch("CPILFESL").frame["value"]
-    yoy = cpi.pct_change(12)
-    day = pd.Timestamp("2010-06-14")
-    known = yoy[yoy.index + MACRO_LAGS["CPILFESL"] <= day].iloc[-1]
-    assert f.loc[day, "cpi_yoy"] == pytest.approx(known)
-    # The May 2010 observation (dated 2010-05-01) is published 45 days later, on 06-15:
-    # on 06-14 the feature still holds April's value.
-    assert f.loc[day, "cpi_yoy"] == pytest.approx(yoy.loc["2010-04-01"])
-    assert not np.isclose(yoy.loc["2010-04-01"], yoy.loc["2010-05-01"])
-    assert f.loc[pd.Timestamp("2010-06-15"), "cpi_yoy"] == pytest.approx(yoy.loc["2010-05-01"])
+    cpi = _series("CPILFESL")
+    # May 2017 core CPI: published by 2017-06-30 (a Friday), usable from Monday 2017-07-03.
+    on_pub = f.loc["2017-06-30", "cpi_yoy"]
+    assert len(on_pub) > 5 and (on_pub == cpi["2017-04-01"]).all()
+    assert (f.loc["2017-07-03", "cpi_yoy"] == cpi["2017-05-01"]).all()
 
 
 def test_unknown_feature_set_is_rejected():

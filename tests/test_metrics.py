@@ -70,3 +70,25 @@ def test_expected_max_sharpe_matches_bailey_lopez_de_prado():
     g = 0.5772156649015329
     expected = (1 - g) * stats.norm.ppf(1 - 1 / 100) + g * stats.norm.ppf(1 - 1 / (100 * math.e))
     assert math.isclose(M.expected_max_sharpe(100, 1.0), expected, rel_tol=1e-12)
+
+
+def test_deflated_sharpe_matches_the_published_example():
+    # Bailey & Lopez de Prado (2014), "The Deflated Sharpe Ratio", the numerical example:
+    # SR 2.5 annualised over T = 1,250 daily observations (5 years of 250 days), skew -3,
+    # kurtosis 10, N = 100 trials whose annualised Sharpes have variance V = 0.5.
+    ppy, t = 250, 1250
+    sr = 2.5 / math.sqrt(ppy)
+    var = 0.5 / ppy
+    assert round(M.expected_max_sharpe(100, var), 4) == 0.1132
+    assert round(M.dsr_from_moments(sr, t, -3.0, 10.0, 100, var), 4) == 0.9004
+
+
+def test_array_functions_use_the_moment_functions(returns):
+    sr = returns.mean() / returns.std(ddof=1)
+    g3 = stats.skew(returns, bias=False)
+    g4 = stats.kurtosis(returns, fisher=False, bias=False)
+    n = len(returns)
+    assert M.probabilistic_sharpe_ratio(returns, 0.01) == M.psr_from_moments(sr, n, g3, g4, 0.01)
+    others = [0.01, 0.03, -0.02]
+    var = float(np.var(others, ddof=1))
+    assert M.deflated_sharpe_ratio(returns, 4, others) == M.dsr_from_moments(sr, n, g3, g4, 4, var)

@@ -1,9 +1,11 @@
-"""Every registry model runs one short walk-forward trial on bundled data with finite metrics."""
+"""Every registry model runs one short walk-forward trial on bundled data with finite metrics
+and predictions that vary, unlike a constant baseline."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from mltrainer.models.registry import build_registry
@@ -11,6 +13,19 @@ from mltrainer.trials import TrialSpec, WalkForwardEngine
 
 REGISTRY = build_registry()
 CORE = ("sharpe", "cagr", "volatility", "max_drawdown", "exposure", "turnover")
+# Models whose predictions may legitimately be one constant within a fold, and why.
+MAY_BE_CONSTANT = {
+    "dummy_mean": "the constant baseline itself: the training mean",
+    "dummy_prior": "the constant baseline itself: the training class prior",
+    "autoreg_aic": "the information criterion may choose zero lags on returns: the mean",
+    "autoreg_bic": "the information criterion may choose zero lags on returns: the mean",
+    "lasso_cv": "the cross-validated L1 penalty may zero every coefficient in a fold",
+}
+
+
+def _constant(values: np.ndarray) -> bool:
+    """Equal up to rounding noise (relative to the values' size)."""
+    return bool(np.ptp(values) <= 1e-9 * max(float(np.abs(values).max()), 1e-12))
 
 
 def test_registry_holds_at_least_140_models_runnable_without_the_deep_extra():
@@ -60,3 +75,15 @@ def test_model_runs_a_short_walk_forward_trial_with_finite_metrics(sweep_engine,
     for k in CORE:
         assert res.metrics[k] is not None and math.isfinite(res.metrics[k]), (k, res.metrics[k])
     assert res.metrics["n_bars"] > 150
+    preds = np.array([p[1] for p in res.predictions])
+    folds = np.split(preds, np.cumsum([f.n_test for f in res.folds])[:-1])
+    assert not _constant(preds), f"{model_id} predicts one constant"
+    if model_id in MAY_BE_CONSTANT:
+        return
+    # A constant per refit is what a baseline predicting the training mean does. Rule
+    # strategies may hold one position through a fold, but not through all of them.
+    constant = [_constant(f) for f in folds]
+    if spec_.task == "strategy":
+        assert not all(constant), f"{model_id} holds one position in every fold"
+    else:
+        assert not any(constant), f"{model_id} is constant within a fold, like a baseline"

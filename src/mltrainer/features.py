@@ -12,10 +12,13 @@ Feature sets (``TrialSpec.feature_set``):
   (``close / ma - 1``), RSI(14) scaled to [-1, 1], realised volatility of one-bar returns
   over 10/20/60 bars, and where the source has them ATR(14) / close and volume / its
   20-bar mean.
-* ``macro``: ``basic`` plus macro series joined as of each bar with a publication lag so
-  that a value is used only after it would have been published: core CPI year-on-year
-  change (CPILFESL, lag 45 days), the Baa-Aaa credit spread (lag 30 days) and the 20-day
-  change of WTI crude (DCOILWTICO, lag 1 day). Rows before a series exists are dropped.
+* ``macro``: ``basic`` plus macro series joined as of each bar, each observation used
+  only from the first business day after its real publication date
+  (:mod:`mltrainer.data.releases` gives each series' schedule and its source): core CPI
+  year-on-year change (CPILFESL, published late in the following month), the Baa-Aaa
+  credit spread (monthly averages, published on the next month's first business day)
+  and the 20-day change of WTI crude (DCOILWTICO, published the next business day).
+  Rows before a series exists are dropped.
 """
 
 from __future__ import annotations
@@ -26,18 +29,14 @@ import numpy as np
 import pandas as pd
 
 from .data.market import MarketData
+from .data.releases import usable_from
 from .errors import TrialError
 
-__all__ = ["FEATURE_SETS", "build_features", "make_labels", "price_inputs", "MACRO_LAGS"]
+__all__ = ["FEATURE_SETS", "MACRO_SERIES", "build_features", "make_labels", "price_inputs"]
 
 FEATURE_SETS = ("returns", "basic", "macro")
 RETURN_LAGS = (1, 5, 10, 20, 60)
-MACRO_LAGS = {
-    "CPILFESL": pd.Timedelta(days=45),
-    "BAA": pd.Timedelta(days=30),
-    "AAA": pd.Timedelta(days=30),
-    "DCOILWTICO": pd.Timedelta(days=1),
-}
+MACRO_SERIES = ("CPILFESL", "BAA", "AAA", "DCOILWTICO")
 
 Fetch = Callable[[str], MarketData]
 
@@ -83,18 +82,20 @@ def _technical(frame: pd.DataFrame) -> dict[str, pd.Series]:
 
 
 def _macro(index: pd.DatetimeIndex, fetch: Fetch) -> dict[str, pd.Series]:
-    def asof(series: pd.Series, lag: pd.Timedelta) -> pd.Series:
-        s = series.copy()
-        s.index = s.index + lag  # the date from which the value is known
+    def asof(values: pd.Series, symbol: str) -> pd.Series:
+        """``values`` (by observation date) as known on each bar of ``index``."""
+        s = pd.Series(values.to_numpy(), index=usable_from(symbol, values.index))
+        s = s[~s.index.duplicated(keep="last")]  # two observations first usable together
         return s.reindex(index.union(s.index)).ffill().reindex(index)
 
     cpi = fetch("CPILFESL").frame["value"]
     baa, aaa = fetch("BAA").frame["value"], fetch("AAA").frame["value"]
     wti = fetch("DCOILWTICO").frame["value"]
+    # BAA and AAA share one schedule, so their difference is published with them.
     return {
-        "cpi_yoy": asof(cpi.pct_change(12, fill_method=None), MACRO_LAGS["CPILFESL"]),
-        "credit_spread": asof((baa - aaa).dropna(), MACRO_LAGS["BAA"]),
-        "wti_ret_20": asof(wti.pct_change(20, fill_method=None), MACRO_LAGS["DCOILWTICO"]),
+        "cpi_yoy": asof(cpi.pct_change(12, fill_method=None), "CPILFESL"),
+        "credit_spread": asof((baa - aaa).dropna(), "BAA"),
+        "wti_ret_20": asof(wti.pct_change(20, fill_method=None), "DCOILWTICO"),
     }
 
 

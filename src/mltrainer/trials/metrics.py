@@ -29,6 +29,8 @@ __all__ = [
     "calmar_ratio",
     "probabilistic_sharpe_ratio",
     "deflated_sharpe_ratio",
+    "psr_from_moments",
+    "dsr_from_moments",
     "expected_max_sharpe",
     "drawdown_series",
 ]
@@ -104,16 +106,39 @@ def _moments(a: np.ndarray) -> tuple[float, float, float]:
     return sr, skew, kurt
 
 
+def psr_from_moments(
+    sr: float, n_obs: int, skew: float, kurtosis: float, sr_benchmark: float = 0.0
+) -> float:
+    """PSR from the moments themselves (per-period Sharpe, non-excess kurtosis).
+
+    ``Phi((sr - sr*) sqrt(n - 1) / sqrt(1 - skew sr + (kurtosis - 1) / 4 sr^2))``; NaN when
+    the denominator is not positive. Exposed so published examples can be checked directly.
+    """
+    denom = 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr**2
+    if n_obs < 2 or denom <= 0:
+        return NAN
+    return float(stats.norm.cdf((sr - sr_benchmark) * math.sqrt(n_obs - 1) / math.sqrt(denom)))
+
+
+def dsr_from_moments(
+    sr: float, n_obs: int, skew: float, kurtosis: float, n_trials: int, sr_variance: float
+) -> float:
+    """DSR from the moments: PSR against :func:`expected_max_sharpe` of ``n_trials``.
+
+    ``sr_variance`` is the variance of the per-period Sharpes across the trials. With one
+    trial the hurdle is 0 and the DSR equals the PSR.
+    """
+    hurdle = expected_max_sharpe(n_trials, sr_variance)
+    return psr_from_moments(sr, n_obs, skew, kurtosis, hurdle)
+
+
 def probabilistic_sharpe_ratio(r, sr_benchmark: float = 0.0) -> float:
     """P(true per-period Sharpe > ``sr_benchmark``) given the sample's length, skew and kurtosis."""
     a = _arr(r)
     if a.size < 3 or np.std(a, ddof=1) == 0:
         return NAN
     sr, skew, kurt = _moments(a)
-    denom = 1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr**2
-    if denom <= 0:
-        return NAN
-    return float(stats.norm.cdf((sr - sr_benchmark) * math.sqrt(a.size - 1) / math.sqrt(denom)))
+    return psr_from_moments(sr, a.size, skew, kurt, sr_benchmark)
 
 
 def expected_max_sharpe(n_trials: int, sr_variance: float) -> float:
@@ -129,16 +154,16 @@ def deflated_sharpe_ratio(r, n_trials: int, other_sharpes: Sequence[float] = ())
     """PSR against the expected maximum Sharpe of ``n_trials`` trials.
 
     The variance of the Sharpe across trials is taken from ``other_sharpes`` (per-period
-    Sharpes of the trials already run toward the same goal) when there are at least two;
+    Sharpes of the other trials counted toward ``n_trials``) when there are at least two;
     otherwise from the sampling variance of this trial's own Sharpe estimate.
     """
     a = _arr(r)
     if a.size < 3 or np.std(a, ddof=1) == 0:
         return NAN
+    sr, skew, kurt = _moments(a)
     others = [s for s in other_sharpes if s is not None and math.isfinite(s)]
     if len(others) >= 2:
         var = float(np.var(others, ddof=1))
     else:
-        sr, skew, kurt = _moments(a)
         var = (1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr**2) / (a.size - 1)
-    return probabilistic_sharpe_ratio(a, expected_max_sharpe(max(1, n_trials), var))
+    return dsr_from_moments(sr, a.size, skew, kurt, max(1, n_trials), var)

@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import json
+from html import escape as html_escape
 from pathlib import Path
 
 import numpy as np
 
+from .counting import metric_label
 from .spec import TrialResult
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "timing_text"]
+
+
+def timing_text(result: TrialResult) -> str:
+    """One line on execution timing and annualisation, for every place a result is shown."""
+    d = result.spec.execution_delay
+    fill = (
+        "filled at the signal's own close (delay 0)"
+        if d == 0
+        else f"filled {d} bar{'s' if d > 1 else ''} after the signal (execution_delay {d})"
+    )
+    if result.periods_per_year is None:
+        ann = "annualisation not recorded (stored before it was)"
+    else:
+        ann = f"annualised with {result.periods_per_year:.6g} bars/yr: {result.frequency}"
+    return f"execution: {fill}; {ann}"
 
 
 def write_report(result: TrialResult, trial_id: str, directory: Path) -> tuple[Path, Path]:
@@ -43,19 +60,26 @@ def write_report(result: TrialResult, trial_id: str, directory: Path) -> tuple[P
         )
     s = result.spec
     fig.update_layout(
-        title=f"{trial_id}: {s.model_id} on {s.symbol} ({s.source}), horizon {s.horizon}, {s.window} window",
+        title=f"{trial_id}: {s.model_id} on {s.symbol} ({s.source}), horizon {s.horizon}, "
+        f"{s.window} window, execution delay {s.execution_delay}",
         height=700,
         template="plotly_white",
     )
     fig.update_yaxes(title_text="equity", row=1, col=1)
     fig.update_yaxes(title_text="drawdown", tickformat=".0%", row=2, col=1)
-    rows = "".join(
-        f"<tr><td>{k}</td><td>{'' if v is None else f'{v:.4f}'}</td><td>{'' if result.benchmark.get(k) is None else f'{result.benchmark[k]:.4f}'}</td></tr>"
+    shown = [
+        (label, k, v)
         for k, v in result.metrics.items()
+        if (label := metric_label(k, result.n_trials))
+    ]
+    rows = "".join(
+        f"<tr><td>{html_escape(label)}</td><td>{'' if v is None else f'{v:.4f}'}</td><td>{'' if result.benchmark.get(k) is None else f'{result.benchmark[k]:.4f}'}</td></tr>"
+        for label, k, v in shown
     )
     table = (
         "<h2>Metrics (out of sample, net of costs)</h2><table border=1 cellpadding=4>"
         f"<tr><th>metric</th><th>strategy</th><th>buy and hold</th></tr>{rows}</table>"
+        f"<p>{html_escape(timing_text(result))}</p>"
         f"<p>data sha256 {result.data_sha256}<br>spec sha256 {result.spec_hash}</p>"
     )
     html = fig.to_html(full_html=True, include_plotlyjs=True).replace("</body>", table + "</body>")
