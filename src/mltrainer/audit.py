@@ -10,8 +10,16 @@ number, link or hash is wrong, so an edit, a deletion, an insertion, a reorderin
 rewritten hash are all caught. A separate head row (newest seq and hash) also catches a
 truncated tail. Without the key an attacker cannot recompute a valid chain.
 
-Payloads are scrubbed before hashing: any key that looks like a secret (``api_key``,
-``token``, ``password``...) is replaced by ``"***"``, so secrets never enter the log.
+The database cannot vouch for its own completeness, so signed checkpoints of the head go
+to a file outside it (:mod:`mltrainer.audit_checkpoints`): ``verify`` checks the chain
+against every one, which catches a truncation below the newest checkpoint, a wipe and a
+re-chain with another key. :meth:`AuditLog.open` refuses to invent a new key for a log
+that already has records.
+
+Payloads are scrubbed before hashing (:mod:`mltrainer.scrub`): any key that looks like a
+secret (``api_key``, ``token``, ``password``...) is replaced by ``"***"``, and so is every
+configured secret's value wherever it appears (a key a server echoed into an error), so
+secrets never enter the log.
 """
 
 from __future__ import annotations
@@ -19,40 +27,35 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
+import logging
 import threading
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .audit_checkpoints import Checkpoint, CheckpointFile
 from .db.tables import AuditHeadRow, AuditRecordRow
-from .errors import AuditError
+from .errors import AuditError, ConfigError
+from .scrub import Scrubber, scrub_secrets
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 __all__ = ["AuditLog", "AuditRecord", "VerifyReport", "canonical_json", "scrub_secrets"]
 
+log = logging.getLogger(__name__)
+
 GENESIS = "0" * 64
-_SECRET_KEY = re.compile(r"(api[_-]?key|secret|token|password|passwd|authorization)", re.I)
 
 
 def canonical_json(obj: Any) -> str:
     """Deterministic JSON: sorted keys, no spaces, UTF-8, non-JSON values as strings."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def scrub_secrets(obj: Any) -> Any:
-    """Return a copy of ``obj`` with the values of secret-looking keys replaced by ``***``."""
-    if isinstance(obj, dict):
-        return {
-            k: ("***" if isinstance(k, str) and _SECRET_KEY.search(k) else scrub_secrets(v))
-            for k, v in obj.items()
-        }
-    if isinstance(obj, list | tuple):
-        return [scrub_secrets(v) for v in obj]
-    return obj
 
 
 @dataclass(frozen=True)
@@ -83,15 +86,86 @@ class VerifyReport:
     records: int
     first_bad_seq: int | None = None
     problem: str | None = None
+    checkpoints: int = 0
+    """Signed checkpoints checked against the chain (0 when no checkpoint file is used)."""
+    checkpoint_file: str | None = None
+    torn_checkpoint_lines: int = 0
+    """Lines a crash left half-written; skipped (they were never complete checkpoints)."""
 
 
 class AuditLog:
     """The audit chain stored in the ``audit_log`` table of one database."""
 
-    def __init__(self, engine: Engine, key: bytes | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        key: bytes | None = None,
+        checkpoints: CheckpointFile | None = None,
+        checkpoint_every: int = 1,
+        scrubber: Scrubber | None = None,
+    ):
         self._engine = engine
         self._key = key
+        self.scrubber = (scrubber or Scrubber()).including(key)
+        """Scrubs payloads by secret name and value (its own key included) before hashing."""
         self._lock = threading.Lock()
+        self.checkpoints = checkpoints
+        self._every = max(1, checkpoint_every)
+        self._warned = False
+        self._pending = [0]  # appends since this process's last checkpoint (shared with finalizer)
+        if checkpoints is not None and self._every > 1:
+            weakref.finalize(self, _flush, checkpoints, engine, self._pending)
+
+    @property
+    def engine(self) -> Engine:
+        """The database the chain (and the rows it seals) lives in."""
+        return self._engine
+
+    @classmethod
+    def open(cls, engine: Engine, settings: Settings, scrubber: Scrubber | None = None) -> AuditLog:
+        """The audit log of an installation: its key, its checkpoint file.
+
+        A missing key is generated only for a log that never had a record; otherwise it is a
+        :class:`ConfigError` saying how to restore it (a new key could not verify the log).
+        """
+        key_path = settings.audit_key_path
+        cp_path = settings.checkpoint_path
+        if not key_path.exists():
+            had = _had_records(engine)
+            if had or (cp_path.exists() and cp_path.stat().st_size > 0):
+                why = f"the audit log has {had} records" if had else f"{cp_path} holds checkpoints"
+                raise ConfigError(
+                    f"audit key {key_path} is missing but {why}: restore the key file from your "
+                    "backup (only the original key verifies this log; keep it at mode 0600, or "
+                    "point MLTRAINER_AUDIT_KEY_FILE at the backup). A new key is made only for a "
+                    "new, empty log."
+                )
+        key = settings.audit_key()
+        checkpoints = CheckpointFile(cp_path, key)
+        if not cp_path.exists() and not _had_records(engine):
+            checkpoints.create()  # a new log: checkpoints start with its first record
+        return cls(engine, key, checkpoints, settings.audit_checkpoint_every, scrubber)
+
+    def checkpoint(self) -> bool:
+        """Write a signed checkpoint of the current head now; False if nothing was new."""
+        if self.checkpoints is None:
+            return False
+        self._pending[0] = 0
+        if not self.checkpoints.path.exists():
+            if not self._warned:
+                self._warned = True
+                log.warning(
+                    "audit checkpoint file %s is missing: records are not being checkpointed; "
+                    "run 'mltrainer audit verify'",
+                    self.checkpoints.path,
+                )
+            return False
+        return _write_checkpoint(self.checkpoints, self._engine)
+
+    def close(self) -> None:
+        """Checkpoint records appended since the last checkpoint (every N > 1 only)."""
+        if self.checkpoints is not None and self._pending[0]:
+            self.checkpoint()
 
     # -- hashing -----------------------------------------------------------------
     def _digest(self, prev_hash: str, body: dict[str, Any]) -> str:
@@ -103,7 +177,7 @@ class AuditLog:
     # -- writing -----------------------------------------------------------------
     def append(self, kind: str, payload: dict[str, Any], actor: str = "system") -> AuditRecord:
         """Append one record and return it. Retries if another process appended first."""
-        clean = json.loads(canonical_json(scrub_secrets(payload)))
+        clean = json.loads(canonical_json(self.scrubber(payload)))
         for _attempt in range(20):
             with self._lock, Session(self._engine) as s, s.begin():
                 last = s.execute(
@@ -144,10 +218,25 @@ class AuditLog:
                 except IntegrityError:
                     s.rollback()
                     continue
+            self._after_append()
             return AuditRecord(seq, ts, kind, actor, clean, prev, digest)
         raise AuditError("could not append to the audit log: too much concurrent writing")
 
+    def _after_append(self) -> None:
+        if self.checkpoints is None:
+            return
+        self._pending[0] += 1
+        if self._pending[0] >= self._every:
+            self.checkpoint()
+
     # -- reading -----------------------------------------------------------------
+    def records(self, kinds: tuple[str, ...]) -> list[AuditRecord]:
+        """Every record of the given kinds, oldest first."""
+        with Session(self._engine) as s:
+            q = select(AuditRecordRow).where(AuditRecordRow.kind.in_(kinds))
+            rows = list(s.scalars(q.order_by(AuditRecordRow.seq)))
+        return [self._to_record(r) for r in rows]
+
     def tail(self, n: int = 20, kind: str | None = None) -> list[AuditRecord]:
         with Session(self._engine) as s:
             q = select(AuditRecordRow).order_by(AuditRecordRow.seq.desc()).limit(n)
@@ -165,25 +254,35 @@ class AuditLog:
         return AuditRecord(r.seq, r.ts, r.kind, r.actor, json.loads(r.payload), r.prev_hash, r.hash)
 
     def verify(self) -> VerifyReport:
-        """Check the whole chain; report the first broken record."""
-        expected_seq, prev, n = 1, GENESIS, 0
+        """Check the whole chain, then the chain against every signed checkpoint; report the
+        first problem."""
+        read = self.checkpoints.read() if self.checkpoints else None
+        cps: list[Checkpoint] = read.checkpoints if read else []
+        extra: dict[str, Any] = {
+            "checkpoint_file": str(self.checkpoints.path) if self.checkpoints else None,
+            "torn_checkpoint_lines": read.torn_lines if read else 0,
+        }
+
+        def bad(n: int, seq: int | None, problem: str, checked: int = 0) -> VerifyReport:
+            return VerifyReport(False, n, seq, problem, checked, **extra)
+
+        if read is not None and read.problem:
+            return bad(0, None, read.problem)
+        want = {c.seq: c for c in cps}
+        expected_seq, prev, n, matched = 1, GENESIS, 0, 0
         with Session(self._engine) as s:
             rows = s.execute(select(AuditRecordRow).order_by(AuditRecordRow.seq)).scalars()
             for r in rows:
                 n += 1
                 if r.seq != expected_seq:
                     what = "missing (deleted)" if r.seq > expected_seq else "duplicated"
-                    return VerifyReport(
-                        False, n, expected_seq, f"record {expected_seq} is {what}; found {r.seq}"
-                    )
+                    return bad(n, expected_seq, f"record {expected_seq} is {what}; found {r.seq}")
                 if r.prev_hash != prev:
-                    return VerifyReport(
-                        False, n, r.seq, f"record {r.seq} does not link to record {r.seq - 1}"
-                    )
+                    return bad(n, r.seq, f"record {r.seq} does not link to record {r.seq - 1}")
                 try:
                     payload = json.loads(r.payload)
                 except ValueError:
-                    return VerifyReport(False, n, r.seq, f"record {r.seq} payload is not JSON")
+                    return bad(n, r.seq, f"record {r.seq} payload is not JSON")
                 body = {
                     "seq": r.seq,
                     "ts": r.ts,
@@ -193,21 +292,83 @@ class AuditLog:
                     "prev_hash": r.prev_hash,
                 }
                 if not hmac.compare_digest(self._digest(prev, body), r.hash):
-                    return VerifyReport(
-                        False, n, r.seq, f"record {r.seq} content does not match its hash"
-                    )
+                    return bad(n, r.seq, f"record {r.seq} content does not match its hash")
+                c = want.get(r.seq)
+                if c is not None:
+                    if c.hash != r.hash:
+                        return bad(
+                            n,
+                            r.seq,
+                            f"record {r.seq} is not the record signed in checkpoint line "
+                            f"{c.line} ({c.ts}): the log was rewritten after that checkpoint",
+                            matched,
+                        )
+                    matched += 1
                 prev, expected_seq = r.hash, expected_seq + 1
             head = s.get(AuditHeadRow, 1)
-        if head is None and n > 0:
-            return VerifyReport(
-                False, n, n, "the head record is missing: the end of the chain cannot be checked"
+        last = expected_seq - 1
+        if read is not None and not read.exists and n > 0:
+            return bad(
+                n,
+                None,
+                f"checkpoint file {self.checkpoints.path if self.checkpoints else ''} is missing "
+                f"but the log has {n} records: restore it from your backup or point "
+                "MLTRAINER_AUDIT_CHECKPOINT_FILE at it (for a log written before checkpoints "
+                "existed, 'mltrainer audit checkpoint' starts the file)",
             )
-        if head is not None and (head.seq != expected_seq - 1 or head.hash != prev):
-            return VerifyReport(
-                False,
+        if cps and cps[-1].seq > last:
+            c = cps[-1]
+            return bad(
+                n,
+                last + 1,
+                f"checkpoint line {c.line} ({c.ts}) says the log had {c.seq} records, but it "
+                f"ends at record {last}: records were removed from the end (truncated or wiped)",
+                matched,
+            )
+        if head is None and n > 0:
+            return bad(
+                n, n, "the head record is missing: the end of the chain cannot be checked", matched
+            )
+        if head is not None and (head.seq != last or head.hash != prev):
+            return bad(
                 n,
                 expected_seq,
-                f"chain ends at record {expected_seq - 1} but the head says {head.seq}: "
+                f"chain ends at record {last} but the head says {head.seq}: "
                 "records were removed from the end",
+                matched,
             )
-        return VerifyReport(True, n)
+        return VerifyReport(True, n, None, None, matched, **extra)
+
+
+def _had_records(engine: Engine) -> int:
+    """How many records the log has, or 1 if only its head row is left (a wiped log)."""
+    with Session(engine) as s:
+        n = int(s.scalar(select(func.count()).select_from(AuditRecordRow)) or 0)
+        return n or (1 if s.get(AuditHeadRow, 1) is not None else 0)
+
+
+def _write_checkpoint(checkpoints: CheckpointFile, engine: Engine) -> bool:
+    def head() -> tuple[int, str] | None:
+        with Session(engine) as s:
+            row = s.execute(
+                select(AuditRecordRow.seq, AuditRecordRow.hash)
+                .order_by(AuditRecordRow.seq.desc())
+                .limit(1)
+            ).first()
+            return (int(row[0]), str(row[1])) if row else None
+
+    try:
+        return checkpoints.write(head)
+    except OSError as e:  # the record itself is committed; the next append checkpoints it
+        log.warning("audit checkpoint not written to %s: %s", checkpoints.path, e)
+        return False
+
+
+def _flush(checkpoints: CheckpointFile, engine: Engine, pending: list[int]) -> None:
+    """At exit (or when the log is dropped): checkpoint what was appended since the last."""
+    if pending[0]:
+        pending[0] = 0
+        try:
+            _write_checkpoint(checkpoints, engine)
+        except Exception as e:  # never fail interpreter shutdown
+            log.warning("final audit checkpoint failed: %s", e)
