@@ -58,7 +58,7 @@ def test_migration_creates_tables_and_fts_index(app: App, memory: UnifiedMemory)
     names = set(inspect(app.engine).get_table_names())
     assert {"goals", "memory_messages", "memory_fts"} <= names
     assert memory.uses_fts
-    assert db.current_revision(app.engine) == "0003"
+    assert db.current_revision(app.engine) == db.SCHEMA_HEAD
 
 
 def test_migration_0003_downgrades_and_upgrades_cleanly(app: App):
@@ -67,7 +67,7 @@ def test_migration_0003_downgrades_and_upgrades_cleanly(app: App):
     names = set(inspect(app.engine).get_table_names())
     assert not {"goals", "memory_messages", "memory_fts"} & names
     db.upgrade(app.engine)
-    assert db.current_revision(app.engine) == "0003"
+    assert db.current_revision(app.engine) == db.SCHEMA_HEAD
     assert UnifiedMemory(app.engine).uses_fts
 
 

@@ -80,6 +80,22 @@ def test_database_is_upgraded_to_head_on_start(app: App):
     assert {"audit_log", "audit_head", "trials", "alembic_version"} <= tables
 
 
+def test_schema_head_constant_is_alembics_head():
+    # upgrade() skips Alembic when the stored revision equals SCHEMA_HEAD: a migration
+    # added without moving the constant would never be applied.
+    assert _alembic_head() == db.SCHEMA_HEAD
+
+
+def test_a_database_behind_the_head_is_still_upgraded(settings: Settings):
+    from alembic import command
+
+    with App(settings) as first:
+        command.downgrade(db._alembic_config(first.engine), "0003")
+        assert db.current_revision(first.engine) == "0003"
+    with App(settings) as second:
+        assert db.current_revision(second.engine) == db.SCHEMA_HEAD
+
+
 def test_restart_on_an_upgraded_database_keeps_its_data(settings: Settings):
     with App(settings) as first:
         first.audit.append("test.event", {"n": 1})

@@ -38,7 +38,8 @@ import operator
 import re
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from numbers import Real
 from typing import Literal, cast
@@ -49,8 +50,10 @@ from sqlalchemy.orm import Session
 
 from .audit import AuditLog
 from .compliance import ComplianceGateway
+from .db import lock_for_write, named_lock
 from .db.tables import GoalRow
 from .errors import MLTrainerError, NotFound
+from .seals import seal_goal
 
 __all__ = [
     "Goal",
@@ -261,6 +264,22 @@ class GoalComponents(BaseModel):
     metrics: list[str] = Field(default_factory=list)
     symbols: list[str] = Field(default_factory=list)
     strategies: list[str] = Field(default_factory=list)
+
+    def describe(self) -> list[str]:
+        """What was understood, as readable lines for a person (empty parts are left out):
+        ``["objective: momentum on SPX", "timeframes: 7-12 days", "constraints: sharpe > 1.5"]``.
+        """
+        parts = [
+            ("objective", self.primary_objective or ""),
+            ("timeframes", ", ".join(f"{t.min}-{t.max} {t.unit}" for t in self.timeframes)),
+            (
+                "constraints",
+                ", ".join(f"{c.metric} {c.op} {c.value:g}" for c in self.constraints),
+            ),
+            ("symbols", ", ".join(self.symbols)),
+            ("strategies", ", ".join(self.strategies)),
+        ]
+        return [f"{label}: {text}" for label, text in parts if text]
 
 
 class ConstraintResult(BaseModel):
@@ -523,7 +542,9 @@ class GoalSystem:
 
     ``set_goal`` checks the text with the compliance gateway first, so a refused goal
     leaves the previous one active. Audit records are written after the database commit
-    (an open SQLite write transaction would block the audit writer).
+    (an open SQLite write transaction would block the audit writer) but inside a lock held
+    across processes, so concurrent ``goal set`` runs archive each goal exactly once and
+    the log lists every archive and set in the order they happened.
     """
 
     def __init__(
@@ -542,11 +563,28 @@ class GoalSystem:
     def parse(self, text: str) -> GoalComponents:
         return parse_goal(text, self._resolve)
 
+    @contextmanager
+    def _serialised(self) -> Iterator[None]:
+        """One goal change at a time (threads and processes), its audit records included."""
+        with self._lock, named_lock(self._engine, "goals.change"):
+            yield
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[Session]:
+        """A write transaction that holds the write lock from before its first read."""
+        with Session(self._engine) as s, s.begin():
+            lock_for_write(s, "goals")
+            yield s
+
     def set_goal(self, text: str, user: str = "user") -> Goal:
         """Make ``text`` the active goal, archiving the previous one.
 
         Raises :class:`ComplianceError` for forbidden text (e.g. promised returns).
         """
+        with self._serialised():
+            return self._set_goal(text, user)
+
+    def _set_goal(self, text: str, user: str) -> Goal:
         if not isinstance(text, str) or not text.strip():
             raise MLTrainerError("a goal needs some text, e.g. 'momentum on SPX, Sharpe above 1'")
         text = text.strip()
@@ -558,12 +596,12 @@ class GoalSystem:
             created_at=datetime.now(UTC),
             created_by=user,
         )
-        with self._lock, Session(self._engine) as s, s.begin():
+        with self._exclusive() as s:
             previous = s.scalars(select(GoalRow).where(GoalRow.status == "active")).all()
             now = datetime.now(UTC)
             s.execute(
                 update(GoalRow)
-                .where(GoalRow.status == "active")
+                .where(GoalRow.id.in_([p.id for p in previous]))
                 .values(status="archived", archived_at=now)
             )
             s.add(
@@ -593,6 +631,7 @@ class GoalSystem:
             },
             actor=user,
         )
+        seal_goal(self._audit, goal.id, actor=user)  # the stored goal joins the chain
         return goal
 
     def current(self) -> Goal | None:
@@ -622,7 +661,11 @@ class GoalSystem:
 
     def archive(self, user: str = "user") -> Goal:
         """Archive the active goal and return it; :class:`NotFound` if there is none."""
-        with self._lock, Session(self._engine) as s, s.begin():
+        with self._serialised():
+            return self._archive(user)
+
+    def _archive(self, user: str) -> Goal:
+        with self._exclusive() as s:
             row = s.scalars(
                 select(GoalRow)
                 .where(GoalRow.status == "active")

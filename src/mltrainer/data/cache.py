@@ -2,7 +2,8 @@
 
 A hit re-hashes the stored frame and compares it with the stored provenance, so a file
 changed on disk is never served (it is dropped and fetched again). A hit returns the same
-provenance, hash included, as the original fetch.
+provenance, hash included, as the original fetch. Both files are written atomically and
+together (:class:`~mltrainer.fsio.StagedFiles`), so a crash never leaves half an entry.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..fsio import StagedFiles, remove_stale_tmp
 from .market import Kind, MarketData, Provenance, content_hash
 
 __all__ = ["ParquetCache"]
@@ -24,6 +26,8 @@ log = logging.getLogger(__name__)
 class ParquetCache:
     def __init__(self, root: Path):
         self.root = Path(root)
+        for p in remove_stale_tmp(self.root, recursive=True):
+            log.info("removed %s, left by a cache write that did not finish", p.name)
 
     def _key(self, source: str, symbol: str, interval: str | None, start, end) -> Path:
         raw = json.dumps([source, symbol, interval, str(start), str(end)])
@@ -58,19 +62,10 @@ class ParquetCache:
     ) -> None:
         base = self._key(source, symbol, interval, start, end)
         base.parent.mkdir(parents=True, exist_ok=True)
-        tmp = base.with_suffix(".parquet.tmp")
-        md.frame.to_parquet(tmp)
-        tmp.replace(base.with_suffix(".parquet"))
-        base.with_suffix(".json").write_text(
-            json.dumps(
-                {
-                    "kind": md.kind,
-                    "interval": md.interval,
-                    "provenance": md.provenance.model_dump(),
-                },
-                indent=2,
-            )
-        )
+        meta = {"kind": md.kind, "interval": md.interval, "provenance": md.provenance.model_dump()}
+        with StagedFiles() as stage:
+            md.frame.to_parquet(stage.temp_for(base.with_suffix(".parquet")))
+            stage.write_text(base.with_suffix(".json"), json.dumps(meta, indent=2))
 
     @staticmethod
     def _drop(base: Path) -> None:

@@ -58,6 +58,11 @@ class TrialRow(Base):
     sharpe: Mapped[float | None] = mapped_column(Float, nullable=True)
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The process running the trial and its latest heartbeat (migration 0004): a queued or
+    # running trial whose owner died is shown as ``interrupted`` (see trials.store).
+    owner_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    owner_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class GoalRow(Base):

@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 from ..audit import AuditLog
 from ..errors import MLTrainerError
+from ..seals import seal_trial
 from .engine import WalkForwardEngine
+from .heartbeat import Heartbeat
 from .spec import TrialResult, TrialSpec
 from .store import TrialStore
 
@@ -50,12 +52,13 @@ class TrialRunner:
         actor: str = "system",
     ) -> TrialResult:
         """Run a created trial; on failure the row is marked failed and the error re-raised."""
-        self.store.set_status(trial_id, "running")
-        others = self.store.study_sharpes(goal_id, study)
+        self.store.start(trial_id)
+        counted = self.store.counted_trials(spec, goal_id=goal_id, study=study)
         try:
-            result = self.engine.run(
-                spec, on_fold=on_fold, n_trials=len(others) + 1, other_sharpes=others
-            )
+            with Heartbeat(self.store, trial_id):
+                result = self.engine.run(
+                    spec, on_fold=on_fold, n_trials=counted.n + 1, other_sharpes=counted.sharpes
+                )
         except MLTrainerError as e:
             self.store.fail(trial_id, str(e))
             self.audit.append("trial.failed", {"trial_id": trial_id, "error": str(e)}, actor=actor)
@@ -79,7 +82,37 @@ class TrialRunner:
             },
             actor=actor,
         )
+        seal_trial(self.audit, trial_id, actor=actor)  # the stored result joins the chain
         return result
+
+    def resume(
+        self,
+        trial_id: str,
+        *,
+        on_fold: Callable[[int, int], None] | None = None,
+        actor: str = "system",
+    ) -> TrialResult:
+        """Finish an interrupted trial from its stored spec, under the same id.
+
+        Its row (creation time, goal, study) and its ``trial.create`` record stay as they
+        are; a ``trial.resume`` record names the owner that died. Done, failed and
+        live trials are refused (:class:`TrialError` saying why).
+        """
+        before = self.store.claim(trial_id)
+        spec = TrialSpec.from_stored(before["spec"])
+        self.audit.append(
+            "trial.resume",
+            {"trial_id": trial_id, "spec_hash": before["spec_hash"], "previous": before["owner"]},
+            actor=actor,
+        )
+        return self.execute(
+            trial_id,
+            spec,
+            goal_id=before["goal_id"],
+            study=before["study"],
+            on_fold=on_fold,
+            actor=actor,
+        )
 
     def run(self, spec: TrialSpec, **kw) -> tuple[str, TrialResult]:
         tid = self.create(

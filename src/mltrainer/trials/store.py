@@ -1,4 +1,11 @@
-"""Trial storage: spec, status, result and provenance of every trial, in the database."""
+"""Trial storage: spec, status, result and provenance of every trial, in the database.
+
+A queued or running trial records its owner (pid, host) and a heartbeat that the runner
+renews every few seconds. Readers report such a trial as ``interrupted`` when its owner
+is gone: on this host, as soon as the pid is dead; on another host (or with no pid), when
+the heartbeat is older than the lease. ``claim`` hands an interrupted trial to a new
+process (``mltrainer trial resume``), under the same id.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +13,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from ..db import lock_for_write
 from ..db.tables import TrialRow
-from ..errors import NotFound
+from ..errors import NotFound, TrialError
+from ..process import Owner
+from ..scrub import Scrubber
+from .counting import TrialCount, question
 from .spec import TrialResult, TrialSpec
 
 __all__ = ["TrialStore", "new_trial_id"]
-
-_List = list  # ``TrialStore.list`` shadows the builtin inside the class body
 
 
 def new_trial_id() -> str:
@@ -23,9 +32,28 @@ def new_trial_id() -> str:
     return f"trial_{datetime.now(UTC):%Y%m%d_%H%M%S}_{uuid.uuid4().hex[:6]}"
 
 
+_LIVE = ("queued", "running")
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
 class TrialStore:
-    def __init__(self, engine: Engine):
+    def __init__(
+        self,
+        engine: Engine,
+        scrubber: Scrubber | None = None,
+        *,
+        lease_s: float = 60.0,
+        heartbeat_s: float = 5.0,
+    ):
         self._engine = engine
+        self._scrub = scrubber or Scrubber()
+        self.lease_s = lease_s
+        """Heartbeat age after which a trial owned elsewhere counts as interrupted."""
+        self.heartbeat_s = heartbeat_s
+        """How often the runner renews a running trial's heartbeat."""
 
     def create(
         self,
@@ -36,11 +64,15 @@ class TrialStore:
         status: str = "queued",
     ) -> str:
         tid = new_trial_id()
+        me, now = Owner.me(), datetime.now(UTC)
         with Session(self._engine) as s, s.begin():
             s.add(
                 TrialRow(
                     id=tid,
-                    created_at=datetime.now(UTC),
+                    created_at=now,
+                    owner_pid=me.pid,
+                    owner_host=me.host,
+                    heartbeat_at=now,
                     status=status,
                     model_id=spec.model_id,
                     symbol=spec.symbol,
@@ -60,6 +92,82 @@ class TrialStore:
                 raise NotFound(f"no trial '{trial_id}'")
             row.status = status
 
+    def start(self, trial_id: str) -> None:
+        """Mark a trial running, owned by this process, with a fresh heartbeat."""
+        me = Owner.me()
+        with Session(self._engine) as s, s.begin():
+            row = s.get(TrialRow, trial_id)
+            if row is None:
+                raise NotFound(f"no trial '{trial_id}'")
+            row.status, row.owner_pid, row.owner_host = "running", me.pid, me.host
+            row.heartbeat_at = datetime.now(UTC)
+
+    def beat(self, trial_id: str) -> bool:
+        """Renew the heartbeat; False if this process no longer owns the running trial."""
+        me = Owner.me()
+        with Session(self._engine) as s, s.begin():
+            res = s.execute(
+                update(TrialRow)
+                .where(
+                    TrialRow.id == trial_id,
+                    TrialRow.status == "running",
+                    TrialRow.owner_pid == me.pid,
+                    TrialRow.owner_host == me.host,
+                )
+                .values(heartbeat_at=datetime.now(UTC))
+            )
+            return bool(getattr(res, "rowcount", 0))
+
+    def claim(self, trial_id: str) -> dict[str, Any]:
+        """Take over an interrupted trial for this process and return it (full dict).
+
+        Refuses, with the reason, a trial that is done, failed, or still owned by a live
+        process. The check and the take-over are one exclusive transaction, so two
+        resumes of the same trial cannot both win.
+        """
+        me = Owner.me()
+        with Session(self._engine) as s, s.begin():
+            lock_for_write(s, f"trial:{trial_id}")
+            row = s.get(TrialRow, trial_id)
+            if row is None:
+                raise NotFound(f"no trial '{trial_id}'; list trials with 'mltrainer trial list'")
+            status = self.status_of(row)
+            if status != "interrupted":
+                raise TrialError(self._not_resumable(row, status))
+            before = self._to_dict(row, full=True)
+            row.status, row.owner_pid, row.owner_host = "running", me.pid, me.host
+            row.heartbeat_at = datetime.now(UTC)
+            return before
+
+    @staticmethod
+    def _not_resumable(row: TrialRow, status: str) -> str:
+        tid = row.id
+        if status == "done":
+            return f"trial '{tid}' is already done; nothing to resume (see: mltrainer trial show {tid})"
+        if status == "failed":
+            return (
+                f"trial '{tid}' failed ({row.error}); it is not interrupted. Fix the cause and "
+                "start a new trial with 'mltrainer trial run'"
+            )
+        return (
+            f"trial '{tid}' is {status}, owned by live process {row.owner_pid} on "
+            f"{row.owner_host}; it cannot be resumed while that process runs it"
+        )
+
+    def status_of(self, row: TrialRow, now: datetime | None = None) -> str:
+        """The stored status, or ``interrupted`` for live work whose owner is gone."""
+        if row.status not in _LIVE:
+            return row.status
+        if row.owner_pid is None and row.status == "queued":
+            return row.status  # waiting for a worker: nobody owns it yet
+        if row.owner_pid is not None and row.owner_host is not None:
+            owner = Owner(row.owner_pid, row.owner_host)
+            if owner.is_local():
+                return "interrupted" if owner.known_dead() else row.status
+        last = _utc(row.heartbeat_at or row.created_at)
+        age = ((now or datetime.now(UTC)) - last).total_seconds()
+        return "interrupted" if age > self.lease_s else row.status
+
     def finish(self, trial_id: str, result: TrialResult) -> None:
         with Session(self._engine) as s, s.begin():
             row = s.get(TrialRow, trial_id)
@@ -72,13 +180,14 @@ class TrialStore:
             row.sharpe = result.metrics.get("sharpe")
 
     def fail(self, trial_id: str, error: str) -> None:
+        """Mark a trial failed; ``error`` is stored with every configured secret scrubbed."""
         with Session(self._engine) as s, s.begin():
             row = s.get(TrialRow, trial_id)
             if row is None:
                 raise NotFound(f"no trial '{trial_id}'")
             row.status = "failed"
             row.finished_at = datetime.now(UTC)
-            row.error = error
+            row.error = self._scrub.text(error)
 
     def get(self, trial_id: str) -> dict[str, Any]:
         with Session(self._engine) as s:
@@ -108,35 +217,65 @@ class TrialStore:
                 q = q.where(TrialRow.model_id == model_id)
             return [self._to_dict(r, full=False) for r in s.scalars(q)]
 
-    def study_sharpes(self, goal_id: str | None, study: str | None) -> _List[float]:
-        """Per-period Sharpes of finished trials toward the same goal or study (for the DSR)."""
-        if goal_id is None and study is None:
-            return []
-        with Session(self._engine) as s:
-            q = select(TrialRow.result).where(TrialRow.status == "done")
-            q = (
-                q.where(TrialRow.goal_id == goal_id)
-                if goal_id
-                else q.where(TrialRow.study == study)
+    def counted_trials(
+        self, spec: TrialSpec, *, goal_id: str | None = None, study: str | None = None
+    ) -> TrialCount:
+        """The finished trials a new trial of ``spec`` is deflated against (for the DSR).
+
+        By default every finished trial on the same symbol, label horizon and bar interval
+        (an unset interval means the source's own), whatever its model, goal or study:
+        each one was a chance to find a lucky Sharpe on the same question. A named study
+        scopes the count to that study's finished trials; otherwise a goal scopes it to
+        the goal's. The new trial itself is not included (it is not finished).
+        """
+        spec_of = TrialRow.spec
+        q = select(
+            TrialRow.symbol,
+            spec_of["source"].as_string(),
+            spec_of["horizon"].as_integer(),
+            spec_of["interval"].as_string(),
+            TrialRow.result[("metrics", "sharpe_per_period")].as_float(),
+        ).where(TrialRow.status == "done")
+        if study is not None:
+            q = q.where(TrialRow.study == study)
+        elif goal_id is not None:
+            q = q.where(TrialRow.goal_id == goal_id)
+        else:  # the symbol column is indexed; the JSON fields are read per matching row
+            q = q.where(
+                TrialRow.symbol == spec.symbol, spec_of["horizon"].as_integer() == spec.horizon
             )
-            out = []
-            for res in s.scalars(q):
-                v = (res or {}).get("metrics", {}).get("sharpe_per_period")
-                if v is not None:
-                    out.append(float(v))
-            return out
+        key = question(spec.model_dump())
+        n, sharpes = 0, []
+        with Session(self._engine) as s:
+            for symbol, source, horizon, interval, sharpe in s.execute(q):
+                asked = {
+                    "symbol": symbol,
+                    "source": source,
+                    "horizon": horizon,
+                    "interval": interval,
+                }
+                if study is None and goal_id is None and question(asked) != key:
+                    continue
+                n += 1
+                if sharpe is not None:
+                    sharpes.append(float(sharpe))
+        return TrialCount(n, sharpes)
 
     def count(self) -> int:
         with Session(self._engine) as s:
             return int(s.scalar(select(func.count()).select_from(TrialRow)) or 0)
 
-    @staticmethod
-    def _to_dict(r: TrialRow, full: bool) -> dict[str, Any]:
+    def _to_dict(self, r: TrialRow, full: bool) -> dict[str, Any]:
         d: dict[str, Any] = {
             "id": r.id,
             "created_at": r.created_at.isoformat() if r.created_at else None,
             "finished_at": r.finished_at.isoformat() if r.finished_at else None,
-            "status": r.status,
+            "status": self.status_of(r),
+            "owner": {
+                "pid": r.owner_pid,
+                "host": r.owner_host,
+                "heartbeat_at": _utc(r.heartbeat_at).isoformat() if r.heartbeat_at else None,
+            },
             "model_id": r.model_id,
             "symbol": r.symbol,
             "source": r.source,
