@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import NoReturn
 
 import typer
 
-from ..errors import MLTrainerError
-from ._common import console, err_console
+from ..errors import ComplianceError, MLTrainerError, describe_validation_error
+from ._common import console, err_console, safe
 from .data import data_app
 from .system import audit_app, compliance_app, db_app
 
@@ -64,17 +65,43 @@ def _root(
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from ..settings import load_settings
+
+    load_settings()  # every MLTRAINER_* value is checked at start, whatever the command
 
 
 def main() -> None:
+    """Run the CLI. Every mlTrainer error and every rejected input (a pydantic
+    ValidationError, e.g. a trial spec field out of range) is one message and exit 2."""
+    from pydantic import ValidationError
+
     try:
         app()
+    except ComplianceError as e:  # a refusal, as `compliance check` reports one: exit 1
+        _fail(str(e), code=1, label="refused")
     except MLTrainerError as e:
-        err_console.print(f"[bold red]error:[/] {e}")
-        sys.exit(2)
+        _fail(str(e))
+    except ValidationError as e:
+        _fail(describe_validation_error(e, prefix=f"invalid {e.title}"))
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         sys.exit(130)
+
+
+def _fail(message: str, code: int = 2, label: str = "error") -> NoReturn:
+    err_console.print(f"[bold red]{label}:[/] {safe(_scrubbed(message))}")
+    sys.exit(code)
+
+
+def _scrubbed(message: str) -> str:
+    """The CLI edge: no configured secret's value is printed (see :mod:`mltrainer.scrub`)."""
+    from ..scrub import Scrubber
+    from ..settings import load_settings
+
+    try:
+        return Scrubber.of_installation(load_settings()).text(message)
+    except Exception:  # the settings are the problem; their messages never hold a secret
+        return message
 
 
 __all__ += ["console"]

@@ -5,12 +5,21 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
 
 from ..errors import MLTrainerError
-from ._common import console, err_console, fold_progress, make_app, print_json
+from ._common import (
+    add_row,
+    console,
+    err_console,
+    fold_progress,
+    make_app,
+    plain,
+    print_json,
+    require_message_size,
+    safe,
+)
 
 goal_app = typer.Typer(help="The research goal.", no_args_is_help=True)
 memory_app = typer.Typer(help="The unified memory.", no_args_is_help=True)
@@ -34,11 +43,17 @@ def _conversation():
 
 
 def _show_reply(reply) -> None:
+    from rich.markdown import Markdown  # markdown-it: loaded only when a reply is shown
+
     console.print(
-        Panel(Markdown(reply.text or "(no reply)"), title="mlTrainer", border_style="cyan")
+        Panel(
+            Markdown(plain(reply.text) or "(no reply)", hyperlinks=False),
+            title="mlTrainer",
+            border_style="cyan",
+        )
     )
     for f in reply.flags:
-        console.print(f"[yellow]unverified number:[/] {f}")
+        console.print(f"[yellow]unverified number:[/] {safe(f)}")
 
 
 def _send(conv, text: str):
@@ -57,7 +72,7 @@ def _send(conv, text: str):
         text_so_far = "".join(streamed)
         if not text_so_far:
             return Group(prog)
-        return Group(Panel(Text(text_so_far), title="mlTrainer", border_style="dim"), prog)
+        return Group(Panel(Text(plain(text_so_far)), title="mlTrainer", border_style="dim"), prog)
 
     with Live(view(), console=err_console, transient=True, refresh_per_second=8) as live:
 
@@ -89,7 +104,7 @@ def chat() -> None:
     goal = conv.goals.current()
     console.print(
         Panel(
-            f"mlTrainer agent ({prov} provider). Goal: {goal.text if goal else 'none yet'}\n"
+            f"mlTrainer agent ({safe(prov)} provider). Goal: {safe(goal.text) if goal else 'none yet'}\n"
             "Try: 'which symbols can I use?', 'train a random forest on AAPL with a 10 day horizon', "
             "'set goal: momentum model for SPX with Sharpe above 1 over 7-12 days'. Type 'exit' to quit.",
             border_style="green",
@@ -109,11 +124,11 @@ def chat() -> None:
         if text.lower() in ("exit", "quit", ":q"):
             break
         if not interactive:
-            console.print(f"[bold green]you>[/] {text}")
+            console.print(f"[bold green]you>[/] {safe(text)}")
         try:
             _show_reply(_send(conv, text))
         except MLTrainerError as e:  # a provider or data failure ends the turn, not the chat
-            err_console.print(f"[bold red]error:[/] {e}")
+            err_console.print(f"[bold red]error:[/] {safe(e)}")
 
 
 def ask(
@@ -122,12 +137,17 @@ def ask(
         False, "--json", help="Print the reply, actions and results as JSON."
     ),
 ) -> None:
-    """One-shot question to the agent."""
+    """One-shot question to the agent. Exit 0 when answered, 1 when the request was
+    refused (as ``compliance check``), 2 when it is longer than MLTRAINER_MAX_MESSAGE_BYTES."""
+    require_message_size(text)
     conv = _conversation()
     if as_json:
-        print_json(conv.send(text).model_dump(mode="json"))
-        return
-    _show_reply(_send(conv, text))
+        reply = conv.send(text)
+        print_json(reply.model_dump(mode="json"))
+    else:
+        reply = _send(conv, text)
+        _show_reply(reply)
+    raise typer.Exit(1 if reply.refused else 0)
 
 
 def _goals():
@@ -140,12 +160,14 @@ def _goals():
 @goal_app.command("set")
 def goal_set(text: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """Set the goal, e.g. 'momentum on SPX, Sharpe above 1.5, drawdown under 5%, 7-12 days'."""
+    require_message_size(text, "goal")
     g = _goals().set_goal(text, user="cli")
     if as_json:
         print_json(g.model_dump(mode="json"))
         return
-    console.print(f"[green]goal set[/] {g.id}: {g.text}")
-    console.print(g.components.model_dump())
+    console.print(f"[green]goal set[/] {safe(g.id)}: {safe(g.text)}")
+    for line in g.components.describe():
+        console.print(f"  {safe(line)}")
 
 
 @goal_app.command("show")
@@ -158,8 +180,11 @@ def goal_show(as_json: bool = typer.Option(False, "--json")) -> None:
     if g is None:
         console.print("no goal set; use: mltrainer goal set '...'")
         return
-    console.print(f"[bold]{g.id}[/] (set {g.created_at} by {g.created_by}): {g.text}")
-    console.print(g.components.model_dump())
+    console.print(
+        f"[bold]{safe(g.id)}[/] (set {g.created_at} by {safe(g.created_by)}): {safe(g.text)}"
+    )
+    for line in g.components.describe():
+        console.print(f"  {safe(line)}")
 
 
 @goal_app.command("history")
@@ -173,7 +198,7 @@ def goal_history(as_json: bool = typer.Option(False, "--json")) -> None:
     for c in ("id", "status", "created", "text"):
         t.add_column(c, overflow="fold")
     for g in hist:
-        t.add_row(g.id, g.status, str(g.created_at)[:19], g.text)
+        add_row(t, g.id, g.status, str(g.created_at)[:19], g.text)
     console.print(t)
 
 
@@ -183,24 +208,30 @@ def _memory():
 
     app = make_app()
     return UnifiedMemory(
-        app.engine, known_models=build_registry().ids(), resolve_symbol=app.data.lookup_symbol
+        app.engine,
+        known_models=build_registry().ids(),
+        resolve_symbol=app.data.lookup_symbol,
+        scrub=app.scrub,
     )
 
 
 @memory_app.command("search")
 def memory_search(
-    query: str, k: int = typer.Option(10, "-k"), as_json: bool = typer.Option(False, "--json")
+    query: str,
+    k: int = typer.Option(10, "-k", min=1, max=1000, help="How many results (1-1000)."),
+    as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Full-text search over every stored message (BM25 ranking)."""
+    require_message_size(query, "query")
     hits = _memory().search(query, k=k)
     if as_json:
         print_json([{**m.model_dump(mode="json"), "score": s} for m, s in hits])
         return
-    t = Table(title=f"{len(hits)} results for '{query}'")
+    t = Table(title=f"{len(hits)} results for '{safe(query)}'")
     for c in ("score", "role", "ts", "content", "topics"):
         t.add_column(c, overflow="fold")
     for m, s in hits:
-        t.add_row(f"{s:.3f}", m.role, str(m.ts)[:19], m.content[:200], ", ".join(m.topics[:6]))
+        add_row(t, f"{s:.3f}", m.role, str(m.ts)[:19], m.content[:200], ", ".join(m.topics[:6]))
     console.print(t)
 
 
@@ -212,7 +243,7 @@ def memory_stats(as_json: bool = typer.Option(False, "--json")) -> None:
         print_json(st)
         return
     for k, v in st.items():
-        console.print(f"[bold]{k}[/]: {v}")
+        console.print(f"[bold]{safe(k)}[/]: {safe(v)}")
 
 
 @bridge_app.command("parse")

@@ -6,10 +6,24 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from ._common import console, fmt, make_app, print_json
+from ._common import (
+    add_row,
+    console,
+    fmt,
+    make_app,
+    one_of,
+    parse_date,
+    plain,
+    print_json,
+    safe,
+)
 
 data_app = typer.Typer(help="Market data: catalogue, inspection, imports.", no_args_is_help=True)
+
+# Catalogue kinds: the data kinds (mltrainer.data.market.Kind) and 'imported' for user files.
+KINDS = ("ohlcv", "price", "economic", "factors", "imported")
 
 
 @data_app.command("list")
@@ -20,6 +34,7 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """List every symbol that can be used offline (bundled and imported)."""
+    one_of(kind, KINDS, "--kind")
     app = make_app()
     entries = [e for e in app.data.catalogue() if kind is None or e.kind == kind]
     if as_json:
@@ -29,8 +44,10 @@ def list_(
     for col in ("symbol", "source", "kind", "interval", "first", "last", "rows", "description"):
         t.add_column(col, justify="right" if col == "rows" else "left")
     for e in entries:
-        desc = e.description + (f" [dim]({e.note})[/]" if e.note else "")
-        t.add_row(e.symbol, e.source, e.kind, e.interval, e.first, e.last, str(e.rows), desc)
+        desc = Text(plain(e.description))
+        if e.note:
+            desc.append(f" ({plain(e.note)})", style="dim")
+        add_row(t, e.symbol, e.source, e.kind, e.interval, e.first, e.last, e.rows, desc)
     console.print(t)
 
 
@@ -46,7 +63,11 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Summary statistics and provenance of one symbol."""
+    first, last = parse_date(start, "--start"), parse_date(end, "--end")
+    if first and last and first > last:
+        raise typer.BadParameter(f"--start {first} is after --end {last}")
     app = make_app()
+    symbol = app.data.resolve_symbol(symbol, source)  # checked before anything is audited
     md = app.data.fetch(symbol, source=source, start=start, end=end, interval=interval, actor="cli")
     desc = md.frame.describe().T
     rets = md.close.pct_change().dropna()
@@ -68,19 +89,20 @@ def show(
         return
     p = md.provenance
     console.print(
-        f"[bold]{md.symbol}[/] ({md.kind}, {md.interval}) from [cyan]{p.source}[/]: {p.dataset}"
+        f"[bold]{safe(md.symbol)}[/] ({md.kind}, {safe(md.interval)}) from "
+        f"[cyan]{safe(p.source)}[/]: {safe(p.dataset)}"
     )
     t = Table(title="Summary statistics")
     t.add_column("column")
     for stat in ("count", "mean", "std", "min", "max"):
         t.add_column(stat, justify="right")
     for c in desc.index:
-        t.add_row(c, *(fmt(float(desc.loc[c, s])) for s in ("count", "mean", "std", "min", "max")))
+        add_row(t, c, *(fmt(float(desc.loc[c, s])) for s in ("count", "mean", "std", "min", "max")))
     console.print(t)
     pt = Table(title="Provenance", show_header=False)
     for k, v in p.model_dump().items():
         if v is not None:
-            pt.add_row(k, str(v))
+            add_row(pt, k, v)
     console.print(pt)
 
 
@@ -96,12 +118,13 @@ def import_(
 ) -> None:
     """Import your own real data export; validated and stored with its hash."""
     app = make_app()
+    app.data.files.check_export(path, symbol, vendor, replace)  # bad files stop before any audit
     md = app.data.import_file(path, symbol, vendor, replace=replace)
     if as_json:
         print_json(md.provenance.model_dump())
         return
     p = md.provenance
     console.print(
-        f"[green]imported[/] {p.symbol}: {p.rows} rows {p.first[:10]}..{p.last[:10]} "
-        f"({md.kind}, {p.interval}) from {p.vendor}; sha256 {p.sha256[:16]}..."
+        f"[green]imported[/] {safe(p.symbol)}: {p.rows} rows {p.first[:10]}..{p.last[:10]} "
+        f"({md.kind}, {safe(p.interval)}) from {safe(p.vendor)}; sha256 {p.sha256[:16]}..."
     )

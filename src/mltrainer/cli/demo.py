@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from ._common import console, make_app
+from ._common import add_row, console, make_app, safe
 
 
 def register(app: typer.Typer) -> None:
@@ -28,12 +28,13 @@ def demo(
     for col in ("symbol", "kind", "interval", "first", "last", "rows"):
         t.add_column(col)
     for e in cat:
-        t.add_row(e.symbol, e.kind, e.interval, e.first, e.last, str(e.rows))
+        add_row(t, e.symbol, e.kind, e.interval, e.first, e.last, e.rows)
     console.print(t)
     md = app.data.fetch(symbol, actor="demo")
     p = md.provenance
     console.print(
-        f"\n[bold]{p.symbol}[/]: {p.rows} bars {p.first[:10]}..{p.last[:10]} from {p.package} {p.package_version} ({p.dataset}); sha256 {p.sha256}"
+        f"\n[bold]{safe(p.symbol)}[/]: {p.rows} bars {p.first[:10]}..{p.last[:10]} from "
+        f"{safe(p.package)} {safe(p.package_version)} ({safe(p.dataset)}); sha256 {p.sha256}"
     )
     ex = UnifiedExecutor(app)
     spec = TrialSpec(model_id=model, symbol=symbol, horizon=10, start="2005-01-01")
@@ -46,5 +47,5 @@ def demo(
     )
     html, _ = write_report(result, tid, app.settings.reports_dir)
     console.print(
-        f"report: [cyan]{html}[/]\naudit log: {app.audit.count()} records, intact: {app.audit.verify().ok}"
+        f"report: [cyan]{safe(html)}[/]\naudit log: {app.audit.count()} records, intact: {app.audit.verify().ok}"
     )

@@ -7,7 +7,7 @@ import json
 import typer
 from rich.table import Table
 
-from ._common import console, print_json
+from ._common import add_row, console, print_json, safe
 
 sub_app = typer.Typer(help="Financial models (pricing, portfolio, risk).", no_args_is_help=True)
 
@@ -42,6 +42,9 @@ def run(
             params[name] = True
         else:
             params[name] = _value(args.pop(0))
+    from ..financial.registry import validate_params
+
+    validate_params(model_id, params)  # bad input stops here, before anything is audited
     ex = UnifiedExecutor(make_app())
     res = ex.execute("run_financial", {"model_id": model_id, "params": params}, actor="cli")
     if not res["success"]:
@@ -51,7 +54,7 @@ def run(
     if as_json:
         print_json(res["data"])
         return
-    t = Table(title=model_id, show_header=False)
+    t = Table(title=safe(model_id), show_header=False)
     for k, v in res["data"]["result"].items():
-        t.add_row(k, json.dumps(v, default=str) if isinstance(v, dict | list) else str(v))
+        add_row(t, k, json.dumps(v, default=str) if isinstance(v, dict | list) else v)
     console.print(t)

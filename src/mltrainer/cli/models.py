@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from ..errors import NotFound
-from ._common import console, print_json
+from ._common import add_row, console, one_of, print_json, safe
 
 sub_app = typer.Typer(help="The model registry.", no_args_is_help=True)
 
@@ -31,7 +31,10 @@ def list_(
     """List models with their family, task and library."""
     from ..financial import FINANCIAL
 
-    rows = [s.summary() for s in _registry().filter(family=family, task=task)]
+    reg = _registry()
+    one_of(family, [*reg.families(), *(f.category for f in FINANCIAL.values())], "--family")
+    one_of(task, [*(s.task for s in reg), *(f.task for f in FINANCIAL.values())], "--task")
+    rows = [s.summary() for s in reg.filter(family=family, task=task)]
     rows += [
         {
             "id": f.id,
@@ -52,7 +55,8 @@ def list_(
         t.add_column(col, overflow="fold")
     for r in rows:
         style = None if r.get("available", True) else "dim"
-        t.add_row(
+        add_row(
+            t,
             r["id"],
             r["family"],
             r["task"],
@@ -89,7 +93,7 @@ def show(
     if as_json:
         print_json(info)
         return
-    t = Table(title=info["id"], show_header=False)
+    t = Table(title=safe(info["id"]), show_header=False)
     for k, v in info.items():
-        t.add_row(k, str(v))
+        add_row(t, k, v)
     console.print(t)
