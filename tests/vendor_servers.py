@@ -33,7 +33,10 @@ FRED (``GET /fred/series/observations?series_id=...&api_key=...``)
 
 Both servers record every request (:attr:`requests`), can answer the next *n* requests
 with a scripted status (:meth:`fail_next`), and can be switched ``mode = "down"`` (every
-request answers HTTP 500) or ``mode = "hang"`` (never answers until stopped).
+request answers HTTP 500), ``mode = "hang"`` (never answers until stopped) or
+``mode = "echo"`` (every request answers HTTP 400 with an error message, in the vendor's
+format, that echoes the request line, its query string and every request header back, as
+a misconfigured proxy or debug endpoint does: the API key comes back in the body).
 
 Use as context managers (``with PolygonServer() as srv: ... srv.url``) or through the
 ``polygon_server`` / ``fred_server`` fixtures in ``conftest.py``.
@@ -189,7 +192,7 @@ class _VendorServer(LocalServer):
         super().__init__()
         self.api_key = api_key
         self.hang_seconds = hang_seconds
-        self.mode = "ok"  # "ok" | "down" (always HTTP 500) | "hang" (never answers)
+        self.mode = "ok"  # "ok" | "down" (HTTP 500) | "hang" (never answers) | "echo" (400)
         self.requests: list[RecordedRequest] = []
         self._failures: deque[int] = deque()
         self._lock = threading.Lock()
@@ -228,6 +231,9 @@ class _VendorServer(LocalServer):
             return self._error(h, scripted)
         if self.mode == "down":
             return self._error(h, 500)
+        if self.mode == "echo":
+            headers = "; ".join(f"{k}: {v}" for k, v in h.headers.items())
+            return self._error(h, 400, f"Bad request: {h.command} {h.path} (headers: {headers})")
         self._serve(h, parts.path, query)
 
     def _error(self, h: _Handler, status: int, message: str | None = None) -> None:

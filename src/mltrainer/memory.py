@@ -233,8 +233,11 @@ class UnifiedMemory:
         *,
         use_fts: bool | None = None,
         max_scored: int = 8_000,
+        scrub: Callable[[Any], Any] | None = None,
     ):
         self._engine = engine
+        self._scrub = scrub
+        """Replaces secret values (e.g. an API key pasted into chat) before a row is stored."""
         models = sorted({m.lower() for m in known_models if m}, key=len, reverse=True)
         self._models = set(models)
         self._model_rx = (
@@ -326,6 +329,9 @@ class UnifiedMemory:
 
     def _row(self, msg: NewMessage) -> dict[str, Any]:
         meta = json.loads(json.dumps(msg.metadata, default=str))  # JSON-safe copy
+        if self._scrub is not None:
+            msg = msg.model_copy(update={"content": self._scrub(msg.content)})
+            meta = self._scrub(meta)
         topics = self.extract_topics(msg.content, msg.role, meta)
         for t in msg.topics:
             if t not in topics:

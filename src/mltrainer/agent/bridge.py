@@ -203,6 +203,10 @@ _KEY_SYNONYMS: dict[str, str] = {
     "time_frames": "timeframes",
     "learning_rate": "learning_rate",
     "lr": "learning_rate",
+    "source": "source",
+    "data_source": "source",
+    "dataset_source": "source",
+    "datasource": "source",
 }
 _MODEL_KEYS = frozenset({"model_id", "model_ids"})
 _SYMBOL_KEYS = frozenset({"symbol", "symbols"})
@@ -218,6 +222,7 @@ _TRIAL_PARAM_KEYS = frozenset(
         "stop_loss",
         "timeframes",
         "learning_rate",
+        "source",
     }
 )
 # Parameters that are model hyper-parameters: moved into a schema's ``params`` mapping
@@ -388,6 +393,15 @@ _NOT_RANGE = r"(?!\s*(?:-|–|—|to)\s*\d)"
 _DAYISH = r"(?P<unit>trading\s+days?|days?|bars?|sessions?|weeks?|months?|years?)"
 _DATE = r"((?:19|20)\d{2}(?:-\d{2}-\d{2})?)(?!\d)"
 _RANGE_UNIT = r"(?P<unit>trading\s+days?|days?|weeks?|months?)\b"
+# A data source id named in prose ("data_source random", "--source polygon"); English
+# words after "data source" ("which data source is best") are not ids.
+_SOURCE_VALUE = (
+    r"[\"'`]?(?P<num>(?!(?:is|are|was|were|be|been|do|does|did|has|have|had|for|of|the|a|an|to"
+    r"|and|or|but|not|with|that|this|these|which|what|whichever|you|we|i|it|they|in|on|from"
+    r"|use|used|uses|here|there|should|would|could|can|will|may|might|must|best|better|good"
+    r"|right|available|matters?|works?|gives?|makes?|needs?|as|so|if|then|than)\b)"
+    r"[A-Za-z][\w:-]*(?:\.\w+)*)"
+)
 
 _PROSE_PARAM_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(rx, re.I))
@@ -414,6 +428,14 @@ _PROSE_PARAM_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("stop_loss", rf"\bstop[\s_-]?loss(?:es)?\b{_GAP}{_FLOAT}{_PCT}(?!\s*(?:x\b|×|times\b))"),
         ("stop_loss", rf"\b{_FLOAT}\s*(?P<pct>%|percent\b)\s+stop[\s_-]?loss\b"),
         ("learning_rate", rf"\blearning[\s_-]?rate\b{_GAP}{_FLOAT}"),
+        # (a literal first, the word boundary checked behind it: fast on long text)
+        (
+            "source",
+            rf"data(?<!\wdata)(?:set)?[\s_-]?sources?\b\s*"
+            rf"(?:[=:]\s*|\bis\s+|\bset\s+to\s+|\s+)(?:the\s+)?{_SOURCE_VALUE}",
+        ),
+        ("source", rf"--source[\s=]+{_SOURCE_VALUE}"),
+        ("source", rf"source(?<!\wsource)\s*[=:]\s*{_SOURCE_VALUE}"),
         (
             "timeframes",
             rf"(?<![\d.,/-])(?P<lo>\d{{1,4}})\s*(?:-|–|—|to)\s*(?P<hi>\d{{1,4}})[\s-]*{_RANGE_UNIT}",
@@ -744,7 +766,34 @@ def _timeframes(value: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _source(value: Any) -> str:
+    """A requested data source, kept exactly as written (ids are case-sensitive) so the
+    compliance gateway decides on it; never dropped or replaced here."""
+    if value is None or isinstance(value, (dict, list, tuple)):
+        raise _Invalid(f"a data source must be a source id such as 'bundled', got {value!r}")
+    text = _clean_name(str(value)) if isinstance(value, str) else str(value)
+    if not text:
+        raise _Invalid(f"a data source must be a source id such as 'bundled', got {value!r}")
+    return text
+
+
+def _canonical_source(params: dict[str, Any]) -> dict[str, Any]:
+    """Spellings of the source key (data_source, dataset_source...) as ``source``; two
+    different sources in one request are an error, not a silent choice."""
+    found = {k: v for k, v in params.items() if _KEY_SYNONYMS.get(_norm_key(k)) == "source"}
+    if not found or list(found) == ["source"]:
+        return params
+    values = _unique_values(found.values())
+    if len(values) > 1:
+        shown = ", ".join(f"{k}={v!r}" for k, v in found.items())
+        raise _Invalid(f"conflicting data sources: {shown}; name one source")
+    out = {k: v for k, v in params.items() if k not in found}
+    out["source"] = values[0]
+    return out
+
+
 _NORMALISERS: dict[str, Callable[[Any], Any]] = {
+    "source": _source,
     "train_ratio": _train_ratio,
     "lookback": lambda v: _positive_int("lookback", v),
     "epochs": lambda v: _positive_int("epochs", v),
@@ -1405,6 +1454,10 @@ class Bridge:
         return [ActionRequest(action=action, params=validated, origin=origin)], []
 
     def _validate(self, action: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        try:
+            params = _canonical_source(params)
+        except _Invalid as exc:
+            return params, [f"{action}: {exc.message}"]
         schema = self._schemas.get(action)
         if schema is None:
             return params, []
@@ -1875,11 +1928,15 @@ def _kv_blocks(text: str) -> list[list[tuple[str, str, str]]]:
 
 
 def _fit_to_schema(schema: type[BaseModel], params: dict[str, Any]) -> dict[str, Any]:
-    """Move hyper-parameters the schema does not declare into its ``params`` mapping."""
+    """Move hyper-parameters (and a source) the schema does not declare into its
+    ``params`` mapping."""
     declared = getattr(schema, "model_fields", {})
     if "params" not in declared:
         return params
-    moved = {k: params[k] for k in _HYPERPARAMS if k in params and k not in declared}
+    # A source the action does not take itself still reaches the compliance gateway,
+    # which checks sources nested in ``params`` too.
+    hyper = (*_HYPERPARAMS, "source")
+    moved = {k: params[k] for k in hyper if k in params and k not in declared}
     if not moved:
         return params
     out = {k: v for k, v in params.items() if k not in moved}

@@ -29,7 +29,9 @@ def open_conversation(
     ex = executor or UnifiedExecutor(app)
     resolve = app.data.lookup_symbol
     goals = GoalSystem(app.engine, app.gateway, app.audit, resolve_symbol=resolve)
-    memory = UnifiedMemory(app.engine, known_models=ex.registry.ids(), resolve_symbol=resolve)
+    memory = UnifiedMemory(
+        app.engine, known_models=ex.registry.ids(), resolve_symbol=resolve, scrub=app.scrub
+    )
     prov = provider or make_provider(app.settings)
     conv = Conversation(ex, prov, goals, memory, max_steps=app.settings.llm_max_steps, user=user)
     if isinstance(prov, OfflinePlanner) and prov.bridge is None:

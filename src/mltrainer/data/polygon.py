@@ -13,6 +13,7 @@ import logging
 import pandas as pd
 
 from ..errors import DataError
+from ..scrub import Scrubber
 from .intervals import parse_interval
 from .market import MarketData, make_provenance, normalise_frame, slice_frame, validate_frame
 
@@ -28,6 +29,7 @@ class PolygonSource:
         self, api_key: str | None, base_url: str, timeout_s: float = 20.0, retries: int = 3
     ):
         self._api_key = api_key
+        self._scrub = Scrubber([api_key])  # servers may echo the key (header or query) back
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self.retries = retries
@@ -79,7 +81,8 @@ class PolygonSource:
             raise
         except Exception as e:  # the client raises urllib3/BadResponse/AuthError types
             raise DataError(
-                f"polygon request for {ticker} failed: {type(e).__name__}: {_safe(e)}"
+                f"polygon request for {ticker} failed: {type(e).__name__}: "
+                f"{self._scrub.text(str(e))[:300]}"
             ) from e
         if not aggs:
             raise DataError(f"polygon returned no bars for {ticker} between {frm} and {to}")
@@ -113,10 +116,3 @@ class PolygonSource:
             vendor="Polygon.io",
         )
         return MarketData(symbol=ticker, kind="ohlcv", interval=interval, frame=df, provenance=prov)
-
-
-def _safe(e: Exception) -> str:
-    """An error text with any apiKey query value removed."""
-    import re
-
-    return re.sub(r"(apiKey=|api_key=)[^&\s'\"]+", r"\1***", str(e))[:300]

@@ -7,11 +7,15 @@ can, verifies the data's provenance hash, and writes a ``data.fetch`` audit reco
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 from dataclasses import asdict, dataclass
+from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 from ..errors import DataError
+from ..fsio import atomic_write_text
+from ..scrub import Scrubber
 from .bundled import BUNDLED, BundledSource
 from .cache import ParquetCache
 from .files import FileSource
@@ -71,10 +75,17 @@ class CatalogueEntry:
 
 class DataService:
     def __init__(
-        self, settings: Settings, gateway: ComplianceGateway, audit: AuditLog | None = None
+        self,
+        settings: Settings,
+        gateway: ComplianceGateway,
+        audit: AuditLog | None = None,
+        *,
+        scrubber: Scrubber | None = None,
     ):
         self._gateway = gateway
         self._audit = audit
+        self._scrub = scrubber or Scrubber.from_settings(settings)
+        """Applied to every error a source raises: a server may echo the key back."""
         self.cache = ParquetCache(settings.cache_dir)
         self.files = FileSource(settings.imports_dir)
         self.bundled = BundledSource()
@@ -97,8 +108,13 @@ class DataService:
         """Symbols available without a network: bundled plus imported files."""
         return list(BUNDLED) + [s for s in self.files.symbols() if s not in BUNDLED]
 
-    def resolve_symbol(self, text: str, source: str = "bundled") -> str:
-        """Map user text to a catalogue symbol, or raise with suggestions."""
+    def resolve_symbol(self, text: str, source: str = "bundled", actor: str = "system") -> str:
+        """Map user text to a catalogue symbol, or raise with suggestions.
+
+        A source the policy does not allow is a compliance refusal (audited), never an
+        "unknown symbol": the request was for data mlTrainer will not use."""
+        if source not in self._gateway.policy.allowed_sources:
+            self._gateway.require_source(source, actor=actor)
         if not isinstance(text, str) or not text.strip():
             raise DataError("no symbol given")
         sym = text.strip().upper()
@@ -125,27 +141,48 @@ class DataService:
             return None
 
     # -- catalogue -------------------------------------------------------------------
+    def _bundled_summary(self) -> dict[str, dict]:
+        """First/last date, rows and note of every bundled symbol.
+
+        Reading them means loading every dataset, which imports arch, skfolio, backtesting
+        and statsmodels (about 6 s). They change only with a package, so they are measured
+        once and kept in ``cache/bundled/catalogue.json`` under the packages' versions; a
+        version change (or a damaged file) measures them again.
+        """
+        path = self.cache.root / "bundled" / "catalogue.json"
+        versions = {pkg: version(pkg) for pkg in sorted({e.package for e in BUNDLED.values()})}
+        try:
+            stored = json.loads(path.read_text())
+            if stored["versions"] == versions and set(stored["entries"]) == set(BUNDLED):
+                return stored["entries"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        entries = {}
+        for sym in BUNDLED:
+            p = self.bundled.fetch(sym).provenance
+            entries[sym] = {"first": p.first, "last": p.last, "rows": p.rows, "note": p.note}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps({"versions": versions, "entries": entries}))
+        return entries
+
     def catalogue(self) -> list[CatalogueEntry]:
         if self._catalogue is None:
-            out = []
-            for sym, entry in BUNDLED.items():
-                md = self.bundled.fetch(sym)
-                p = md.provenance
-                out.append(
-                    CatalogueEntry(
-                        sym,
-                        "bundled",
-                        entry.kind,
-                        entry.interval,
-                        p.first[:10],
-                        p.last[:10],
-                        p.rows,
-                        entry.dataset,
-                        entry.description,
-                        p.note or "",
-                    )
+            summary = self._bundled_summary()
+            self._catalogue = [
+                CatalogueEntry(
+                    sym,
+                    "bundled",
+                    entry.kind,
+                    entry.interval,
+                    summary[sym]["first"][:10],
+                    summary[sym]["last"][:10],
+                    summary[sym]["rows"],
+                    entry.dataset,
+                    entry.description,
+                    summary[sym]["note"] or "",
                 )
-            self._catalogue = out
+                for sym, entry in BUNDLED.items()
+            ]
         imported = []
         for sym in self.files.symbols():
             ip = self.files.provenance(sym)
@@ -188,7 +225,11 @@ class DataService:
         )
         hit = md is not None
         if md is None:
-            md = src.fetch(sym, start=start, end=end, interval=interval)
+            try:
+                md = src.fetch(sym, start=start, end=end, interval=interval)
+            except Exception as e:  # the data-source edge: no secret leaves in an error
+                self._scrub.exception(e)
+                raise
             if use_cache and source != "file":
                 self.cache.put(md, source, sym, interval, start, end)
         self._gateway.require_data(md, actor=actor)
@@ -216,7 +257,10 @@ class DataService:
             raise DataError("declare where the file came from: --vendor 'Vendor name / export'")
         self._gateway.require_source("file", actor=actor)
         self._gateway.require_text(vendor, actor=actor)
-        md = self.files.import_file(path, symbol, vendor, replace=replace)
-        if self._audit is not None:
-            self._audit.append("data.import", md.provenance.model_dump(), actor=actor)
-        return md
+        audit = self._audit
+
+        def record(md: MarketData) -> None:  # before the files are published (one unit)
+            if audit is not None:
+                audit.append("data.import", md.provenance.model_dump(), actor=actor)
+
+        return self.files.import_file(path, symbol, vendor, replace=replace, before_publish=record)

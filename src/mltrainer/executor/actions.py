@@ -49,6 +49,9 @@ class _TrialFields(_Params):
     position_rule: Literal["sign", "threshold", "long_only", "vol_target"] = "sign"
     commission_bps: float = Field(1.0, ge=0, le=500)
     slippage_bps: float = Field(1.0, ge=0, le=500)
+    execution_delay: int = Field(
+        1, ge=0, le=500, description="bars from signal to fill (1 = trade at the next close)"
+    )
     max_folds: int | None = Field(
         None, ge=1, description="keep only the last N folds for a quick run"
     )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import MLTrainerError, NotFound
+from ..trials.counting import sharpe_probability_label
 from ..trials.engine import WalkForwardEngine
 from ..trials.runner import TrialRunner
 from ..trials.spec import TrialSpec
@@ -48,6 +49,11 @@ log = logging.getLogger(__name__)
 _SPEC_FIELDS = set(TrialSpec.model_fields)
 
 
+def _deflation(n_trials: int) -> dict[str, Any]:
+    """N beside every DSR: how many trials it was deflated over and what to call it."""
+    return {"n_trials": n_trials, "dsr_label": sharpe_probability_label(n_trials)}
+
+
 def _error_text(e: Exception) -> str:
     if isinstance(e, ValidationError):
         parts = [
@@ -63,7 +69,12 @@ class UnifiedExecutor:
 
         self.app = app
         self.registry = registry or build_registry()
-        self.store = TrialStore(app.engine)
+        self.store = TrialStore(
+            app.engine,
+            app.scrub,
+            lease_s=app.settings.trial_lease_s,
+            heartbeat_s=app.settings.trial_heartbeat_s,
+        )
         self.engine = WalkForwardEngine(self.registry, self._fetch)
         self.runner = TrialRunner(self.engine, self.store, app.audit)
         self.actions = ActionRegistry()
@@ -73,7 +84,7 @@ class UnifiedExecutor:
         self.on_fold: Callable[[int, int], None] | None = None
         """Progress callback for trials started by actions (the chat shows a progress bar)."""
         self.goal_id: str | None = None
-        """The goal in force; trials are counted toward it for the deflated Sharpe ratio."""
+        """The goal in force; a trial run under it is deflated over the goal's trials (DSR)."""
         self._register_builtin()
 
     # -- data access for the engine (compliance checked by the data service) ------------
@@ -206,6 +217,7 @@ class UnifiedExecutor:
         return {"success": True, "action": name, "data": data, "error": None}
 
     def _fail(self, name: str, error: str, actor: str) -> dict[str, Any]:
+        error = self.app.scrub.text(error)  # goes to the agent, memory and the UI
         self.app.audit.append(
             "action", {"action": name, "success": False, "error": error}, actor=actor
         )
@@ -263,10 +275,14 @@ class UnifiedExecutor:
             "horizon": result.spec.horizon,
             "window": f"{result.spec.window} {result.spec.window_size} bars",
             "refit_every": result.spec.refit_every,
+            "execution_delay": result.spec.execution_delay,
+            "periods_per_year": result.periods_per_year,
+            "frequency": result.frequency,
             "period": f"{result.equity[0][0][:10]}..{result.equity[-1][0][:10]}"
             if result.equity
             else None,
             "metrics": result.metrics,
+            **_deflation(result.n_trials),
             "benchmark": result.benchmark,
             "folds": len(result.folds),
             "data_sha256": result.data_sha256,
@@ -379,6 +395,8 @@ class UnifiedExecutor:
         res = d.pop("result", None) or {}
         d.pop("spec", None)
         d["metrics"] = res.get("metrics")
+        if res:
+            d.update(_deflation(int(res.get("n_trials", 1))))
         d["benchmark"] = res.get("benchmark")
         return d
 
