@@ -185,3 +185,26 @@ def test_offline_planner_reads_lower_case_symbols_but_never_english_words(app):
     assert planner.plan("train a model for the market on it") == []
     port = planner.plan("optimize a min variance portfolio of aapl, msft and ko")
     assert port[0].arguments["params"]["symbols"] == ["AAPL", "MSFT", "KO"]
+
+
+def test_goal_and_help_replies_raise_no_unverified_number_flags(app):
+    conv = open_conversation(app, provider=OfflinePlanner())
+    goal = conv.send("set goal: momentum model for SPX with Sharpe above 1 over 7-12 days")
+    assert goal.flags == [], goal.flags
+    helped = conv.send("hello there, what can you do?")
+    assert "train a model" in helped.text and helped.flags == [], helped.flags
+
+
+def test_goal_reply_shows_the_parsed_goal_as_readable_lines_not_json(app):
+    conv = open_conversation(app, provider=OfflinePlanner())
+    reply = conv.send(
+        "set goal: momentum model for SPX with Sharpe above 1.5 and drawdown under 5% over 7-12 days"
+    )
+    assert "{" not in reply.text and "Parsed" not in reply.text
+    for line in (
+        "- timeframes: 7-12 days",
+        "- constraints: sharpe > 1.5, max_drawdown < 0.05",
+        "- symbols: SPX",
+        "- strategies: momentum",
+    ):
+        assert line in reply.text, reply.text

@@ -240,8 +240,11 @@ class Conversation:
         )
 
     def send(self, text: str, on_text=None, on_action=None) -> Reply:
-        """One user turn. ``on_action(name, params)`` is called before each action runs."""
+        """One user turn. ``on_action(name, params)`` is called before each action runs.
+
+        Text longer than ``max_message_bytes`` raises InputError before anything is stored."""
         app = self.executor.app
+        app.settings.require_message_size(text)
         goal = self.goals.current()
         gid = goal.id if goal else None
         decision = app.gateway.check_text(text, actor=self.user)
@@ -351,8 +354,8 @@ class Conversation:
                     )
         else:
             final_text = (final_text or "") + f"\n(stopped after {self.max_steps} tool steps)"
-        flags = check_numbers(final_text, self._results)
         goal = self.goals.current()
+        flags = check_numbers(final_text, self._results, given=[text, goal.text if goal else ""])
         reply = Reply(
             text=final_text, actions=records, flags=flags, goal_id=goal.id if goal else None
         )

@@ -7,6 +7,13 @@ key names that metric (a Sharpe is compared with ``sharpe`` values, a drawdown w
 ``max_drawdown``...). Losses may be stated as magnitudes ("a drawdown of 43%" for
 -0.43); other numbers must match in sign. Numbers that match nothing are flagged to the
 user; nothing is silently corrected.
+
+Only the assistant's claims about results are checked. Two kinds of number are not
+claims: a number inside quotation marks (an example, such as the help text's
+``"Sharpe above 1"``), and a threshold the user wrote, in the message or in the goal:
+a statement with a comparison word ("above", "under", ``>``...) whose metric, direction
+and value all appear in such a statement of the user's. A bare "Sharpe 1.5" is always a
+claim, even when the goal's threshold is 1.5.
 """
 
 from __future__ import annotations
@@ -52,6 +59,42 @@ _STATEMENT = re.compile(
 )
 
 
+_QUOTED = re.compile(r'"[^"\n]*"|\u201c[^\u201d\n]*\u201d')
+_ABOVE = re.compile(
+    r">|\b(?:above|over|greater|more|higher|at\s+least|exceeds?|beyond|min(?:imum)?)\b", re.I
+)
+_BELOW = re.compile(
+    r"<|\b(?:below|under|less|lower|at\s+most|within|no\s+more|max(?:imum)?)\b", re.I
+)
+
+
+def _metric_name(raw: str) -> str:
+    return re.sub(r"\s+", " ", raw.lower()).replace("draw down", "drawdown")
+
+
+def _direction(between: str) -> str | None:
+    """``'>'`` or ``'<'`` when the words between a metric and its number compare."""
+    above, below = _ABOVE.search(between), _BELOW.search(between)
+    if bool(above) == bool(below):
+        return None
+    return ">" if above else "<"
+
+
+def _thresholds(texts: Iterable[str]) -> set[tuple[str, str, float]]:
+    """(metric key, direction, value) of every comparison stated in ``texts``; a
+    percentage is kept as a fraction (``5%`` -> 0.05)."""
+    out: set[tuple[str, str, float]] = set()
+    for t in texts:
+        for m in _STATEMENT.finditer(t or ""):
+            d = _direction(t[m.end(1) : m.start(2)])
+            if d is None:
+                continue
+            key = _KEYS.get(_metric_name(m.group(1)), ("",))[0]
+            x = float(m.group(2))
+            out.add((key, d, x / 100 if m.group(3) == "%" else x))
+    return out
+
+
 def collect_numbers(
     obj: Any, out: list[tuple[str, float]] | None = None, key: str = ""
 ) -> list[tuple[str, float]]:
@@ -93,16 +136,30 @@ def _names(key_path: str, fragment: str) -> bool:
     return False
 
 
-def check_numbers(text: str, results: Iterable[Any]) -> list[str]:
-    """Flags for metric numbers in ``text`` that match no value in ``results``."""
+def check_numbers(text: str, results: Iterable[Any], given: Iterable[str] = ()) -> list[str]:
+    """Flags for metric numbers in ``text`` that match no value in ``results``.
+
+    ``given`` holds the user's own texts (the message, the goal): thresholds stated there
+    are not the assistant's claims (see the module docstring)."""
     values: list[tuple[str, float]] = []
     for r in results:
         collect_numbers(r, values)
+    quoted = [q.span() for q in _QUOTED.finditer(text)]
+    user_thresholds = _thresholds(given)
     flags = []
     for m in _STATEMENT.finditer(text):
-        metric = re.sub(r"\s+", " ", m.group(1).lower()).replace("draw down", "drawdown")
+        if any(a <= m.start() < b for a, b in quoted):
+            continue
+        metric = _metric_name(m.group(1))
         number, pct = m.group(2), m.group(3) == "%"
         frags = _KEYS.get(metric, ())
+        direction = _direction(text[m.end(1) : m.start(2)])
+        shown = float(number) / (100 if pct else 1)
+        if direction and any(
+            d == direction and k in frags[:1] and math.isclose(v, shown, abs_tol=1e-12)
+            for k, d, v in user_thresholds
+        ):
+            continue
         candidates = [v for k, v in values if any(_names(k, f) for f in frags)]
         loss = metric in ("drawdown", "var", "cvar")
         if not _matches(number, pct, candidates, magnitude_ok=loss):

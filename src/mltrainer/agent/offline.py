@@ -14,6 +14,8 @@ import json
 import re
 from typing import Any
 
+from ..goals import GoalComponents
+from ..trials.counting import sharpe_probability_name
 from .providers import Message, ProviderResponse, ToolCall, ToolSpec
 
 __all__ = ["OfflinePlanner", "CAPABILITIES"]
@@ -68,6 +70,13 @@ _PORTFOLIO = {
 _ENGLISH = frozenset(
     "a an and as at be by do for from go in is it me my of on or so the to up us we with".split()
 )
+
+
+def _sharpe_probability_text(m: dict[str, Any], n: int) -> str:
+    """The DSR with its N; with one trial counted it is the PSR and is called that."""
+    if sharpe_probability_name(n) == "PSR":
+        return f"PSR {_fmt(m.get('psr'))} (probabilistic Sharpe ratio; N=1 trial counted)"
+    return f"DSR {_fmt(m.get('dsr'))} (N={n} trials counted; deflated Sharpe ratio)"
 
 
 def _fmt(v: Any, pct: bool = False) -> str:
@@ -252,7 +261,7 @@ class OfflinePlanner:
             call = calls.get(r.tool_call_id or "")
             name = call.name if call else "tool"
             if r.is_error:
-                parts.append(f"{name} failed: {r.content}")
+                parts.append(self._failure_text(name, r.content))
                 continue
             try:
                 data = json.loads(r.content)
@@ -261,6 +270,17 @@ class OfflinePlanner:
                 continue
             parts.append(self._describe(name, data))
         return "\n\n".join(parts)
+
+    @staticmethod
+    def _failure_text(name: str, content: str) -> str:
+        """A failed tool call; a compliance refusal says so, and why, in so many words."""
+        try:
+            error = json.loads(content).get("error") or content
+        except (ValueError, AttributeError):
+            error = content
+        if "compliance" in str(error).lower():
+            return f"Refused by compliance: {name} was not run. {error}"
+        return f"{name} failed: {content}"
 
     def _describe(self, name: str, d: dict[str, Any]) -> str:
         if name in ("train_model", "start_trial") and "metrics" in d:
@@ -295,8 +315,9 @@ class OfflinePlanner:
         if name == "run_financial":
             return self._financial_text(d)
         if name == "set_goal":
-            c = d["components"]
-            return f"Goal set ({d['goal_id']}): {d['text']}\nParsed: {json.dumps(c, default=str)}"
+            lines = GoalComponents.model_validate(d["components"]).describe()
+            understood = "".join(f"\n- {line}" for line in lines) or "\n(no measurable part found)"
+            return f"Goal set ({d['goal_id']}): {d['text']}\nUnderstood as:{understood}"
         if name == "get_goal":
             return (
                 "No goal is set."
@@ -338,7 +359,9 @@ class OfflinePlanner:
             + (f", {d['horizon']}-bar horizon" if d.get("horizon") else "")
             + f". Out of sample, net of costs: Sharpe {_fmt(m.get('sharpe'))} (buy and hold {_fmt(b.get('sharpe'))}), "
             f"CAGR {_fmt(m.get('cagr'), True)}, max drawdown {_fmt(m.get('max_drawdown'), True)}, "
-            f"hit rate {_fmt(m.get('hit_rate'), True)}, IC {_fmt(m.get('ic'))}, deflated Sharpe probability {_fmt(m.get('dsr'))}."
+            f"hit rate {_fmt(m.get('hit_rate'), True)}, IC {_fmt(m.get('ic'))}, "
+            + _sharpe_probability_text(m, int(d.get("n_trials") or 1))
+            + "."
         )
 
     @staticmethod

@@ -1,6 +1,30 @@
-"""Walk-forward trials: specs, the engine, metrics, storage and reports."""
+"""Walk-forward trials: specs, the engine, metrics, storage and reports.
 
-from .engine import WalkForwardEngine, plan_folds
-from .spec import FoldResult, TrialResult, TrialSpec
+Names are loaded on first use (PEP 562) so that importing ``mltrainer.trials.spec``, as
+the CLI does for ``--help``, does not pull in the engine's scipy and pandas.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .engine import WalkForwardEngine, plan_folds
+    from .spec import FoldResult, TrialResult, TrialSpec
 
 __all__ = ["TrialSpec", "TrialResult", "FoldResult", "WalkForwardEngine", "plan_folds"]
+
+_HOME = {
+    "WalkForwardEngine": "engine",
+    "plan_folds": "engine",
+    "TrialSpec": "spec",
+    "TrialResult": "spec",
+    "FoldResult": "spec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
