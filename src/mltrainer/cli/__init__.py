@@ -43,6 +43,7 @@ def _register_optional() -> None:
         ("financial", "financial"),
         ("demo", None),
         ("agent", None),
+        ("runs", None),
     ):
         try:
             mod = importlib.import_module(f"{__package__}.{module}")
@@ -73,19 +74,22 @@ def _root(
 def main() -> None:
     """Run the CLI. Every mlTrainer error and every rejected input (a pydantic
     ValidationError, e.g. a trial spec field out of range) is one message and exit 2."""
-    from pydantic import ValidationError
-
     try:
         app()
     except ComplianceError as e:  # a refusal, as `compliance check` reports one: exit 1
         _fail(str(e), code=1, label="refused")
     except MLTrainerError as e:
         _fail(str(e))
-    except ValidationError as e:
-        _fail(describe_validation_error(e, prefix=f"invalid {e.title}"))
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         sys.exit(130)
+    except Exception as e:
+        # pydantic is not imported for --help; an error can only be its ValidationError
+        # if pydantic was loaded by the command that raised it.
+        pydantic = sys.modules.get("pydantic")
+        if pydantic is None or not isinstance(e, pydantic.ValidationError):
+            raise
+        _fail(describe_validation_error(e, prefix=f"invalid {e.title}"))
 
 
 def _fail(message: str, code: int = 2, label: str = "error") -> NoReturn:

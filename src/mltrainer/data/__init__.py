@@ -1,6 +1,31 @@
-"""Real market data: sources, normalised containers with provenance, cache, catalogue."""
+"""Real market data: sources, normalised containers with provenance, cache, catalogue.
 
-from .market import MarketData, Provenance, content_hash
-from .service import CatalogueEntry, DataService
+Names are loaded on first use (PEP 562): the app needs :class:`DataService` at start, but
+pandas (behind :class:`MarketData`) only once data is read.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .market import MarketData, content_hash
+    from .provenance import Provenance
+    from .service import CatalogueEntry, DataService
 
 __all__ = ["MarketData", "Provenance", "content_hash", "DataService", "CatalogueEntry"]
+
+_HOME = {
+    "MarketData": "market",
+    "content_hash": "market",
+    "Provenance": "provenance",
+    "DataService": "service",
+    "CatalogueEntry": "service",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)

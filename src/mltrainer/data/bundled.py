@@ -26,11 +26,14 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from importlib.metadata import version
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..errors import DataError
-from .market import Kind, MarketData, make_provenance, normalise_frame, slice_frame, validate_frame
+
+if TYPE_CHECKING:  # pandas loads with the first dataset: ``data list`` needs none of it
+    import pandas as pd
+
+    from .market import Kind, MarketData
 
 __all__ = ["BundledSource", "BundledEntry", "BUNDLED", "ALTERNATIVES"]
 
@@ -55,12 +58,16 @@ class BundledEntry:
 
 def _read_csv_resource(package: str, relpath: str, **kw) -> pd.DataFrame:
     """Read a gzip CSV shipped inside ``package`` (no network, no hub)."""
+    import pandas as pd
+
     data = resources.files(package).joinpath(relpath).read_bytes()
     return pd.read_csv(io.BytesIO(gzip.decompress(data)), **kw)
 
 
 @cache
 def _arch(name: str) -> pd.DataFrame:
+    import pandas as pd
+
     file = {"sp500": "sp500/sp500.csv.gz", "nasdaq": "nasdaq/nasdaq.csv.gz"}[name]
     df = _read_csv_resource("arch.data", file, index_col="Date")
     df.index = pd.to_datetime(df.index, format="%m/%d/%Y")
@@ -70,6 +77,8 @@ def _arch(name: str) -> pd.DataFrame:
 
 @cache
 def _arch_single(relpath: str, column: str, fmt: str) -> pd.DataFrame:
+    import pandas as pd
+
     # FRED writes a missing observation as ".".
     df = _read_csv_resource("arch.data", relpath, index_col=0, na_values=["."])
     df.index = pd.to_datetime(df.index.astype(str), format=fmt)
@@ -98,6 +107,8 @@ def _french() -> pd.DataFrame:
     ``arch.data.frenchdata.load()`` lets pandas read ``192607`` as nanoseconds since 1970
     under pandas 3; we parse the raw file with an explicit format instead.
     """
+    import pandas as pd
+
     df = _read_csv_resource("arch.data", "frenchdata/frenchdata.csv.gz", dtype={"Date": str})
     idx = pd.to_datetime(df.pop("Date"), format="%Y%m") + pd.offsets.MonthEnd(0)
     df.index = pd.DatetimeIndex(idx)
@@ -107,6 +118,8 @@ def _french() -> pd.DataFrame:
 
 @cache
 def _skfolio_prices() -> pd.DataFrame:
+    import pandas as pd
+
     df = _read_csv_resource("skfolio.datasets", "data/sp500_dataset.csv.gz", index_col="Date")
     df.index = pd.to_datetime(df.index, format="%Y-%m-%d")
     return df
@@ -130,6 +143,7 @@ def _backtesting(name: str) -> Callable[[], pd.DataFrame]:
 
 @cache
 def _macro() -> pd.DataFrame:
+    import pandas as pd
     import statsmodels.api as sm
 
     d = sm.datasets.macrodata.load_pandas().data
@@ -285,6 +299,14 @@ class BundledSource:
         return BUNDLED.get(symbol.upper())
 
     def fetch(self, symbol: str, start=None, end=None, interval: str | None = None) -> MarketData:
+        from .market import (
+            MarketData,
+            make_provenance,
+            normalise_frame,
+            slice_frame,
+            validate_frame,
+        )
+
         entry = self.entry(symbol)
         if entry is None:
             raise DataError(f"'{symbol}' is not a bundled symbol")

@@ -12,11 +12,13 @@ import hashlib
 import json
 import logging
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..fsio import StagedFiles, remove_stale_tmp
-from .market import Kind, MarketData, Provenance, content_hash
+from .provenance import Kind, Provenance
+
+if TYPE_CHECKING:
+    from .market import MarketData
 
 __all__ = ["ParquetCache"]
 
@@ -35,6 +37,10 @@ class ParquetCache:
         return self.root / source / f"{symbol}_{digest}"
 
     def get(self, source: str, symbol: str, interval: str | None, start, end) -> MarketData | None:
+        import pandas as pd  # loaded on the first read, not when the app starts
+
+        from .market import MarketData, content_hash
+
         base = self._key(source, symbol, interval, start, end)
         data, meta = base.with_suffix(".parquet"), base.with_suffix(".json")
         if not (data.exists() and meta.exists()):

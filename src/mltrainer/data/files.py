@@ -16,21 +16,16 @@ import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..errors import DataError
 from ..fsio import StagedFiles, remove_stale_tmp
-from .market import (
-    Kind,
-    MarketData,
-    Provenance,
-    make_provenance,
-    normalise_frame,
-    slice_frame,
-    validate_frame,
-)
+from .provenance import Kind, Provenance
+
+if TYPE_CHECKING:  # listing imports reads JSON only; pandas loads with the first frame
+    import pandas as pd
+
+    from .market import MarketData
 
 __all__ = ["FileSource"]
 
@@ -41,6 +36,8 @@ _SYMBOL_RX = re.compile(r"^[A-Z0-9][A-Z0-9._\-]{0,19}$")
 
 
 def _read_any(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
@@ -136,6 +133,8 @@ class FileSource:
 
         Callers run it before any compliance decision is recorded, so bad input leaves no
         trace; :meth:`import_file` calls it itself."""
+        from .market import normalise_frame, validate_frame
+
         path = Path(path)
         symbol = (symbol or "").strip().upper()
         if not _SYMBOL_RX.match(symbol):
@@ -172,6 +171,8 @@ class FileSource:
         ``before_publish`` (the audit record) runs once both files are written to temps;
         if it raises, nothing is published and an earlier import stays as it was.
         """
+        from .market import MarketData, make_provenance
+
         df, kind, raw_bytes = self.check_export(path, symbol, vendor, replace)
         path = Path(path)
         symbol = symbol.strip().upper()
@@ -197,6 +198,10 @@ class FileSource:
         return md
 
     def fetch(self, symbol: str, start=None, end=None, interval: str | None = None) -> MarketData:
+        import pandas as pd
+
+        from .market import MarketData, make_provenance, slice_frame
+
         symbol = symbol.upper()
         data_path, meta_path = self._paths(symbol)
         if not meta_path.exists():
@@ -256,6 +261,9 @@ def _check_path(path: Path) -> None:
 def _validate_import(df: pd.DataFrame, symbol: str) -> None:
     """What an export must also satisfy beyond :func:`validate_frame`: finite numbers,
     no bars dated in the future, and enough rows to be a series."""
+    import numpy as np
+    import pandas as pd
+
     if len(df) < MIN_ROWS:
         raise DataError(f"{symbol}: {len(df)} row(s); an import needs at least {MIN_ROWS} rows")
     for c in df.columns:
@@ -276,6 +284,8 @@ def _validate_import(df: pd.DataFrame, symbol: str) -> None:
 
 
 def _guess_interval(idx: pd.DatetimeIndex) -> str:
+    import pandas as pd
+
     if len(idx) < 3:
         return "1d"
     step = pd.Series(idx).diff().median()

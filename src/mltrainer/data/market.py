@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, date, datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from ..errors import DataError
+from .provenance import Kind, Provenance
 
 __all__ = [
     "DataSource",
@@ -32,27 +33,7 @@ __all__ = [
     "PRICE_COLUMNS",
 ]
 
-Kind = Literal["ohlcv", "price", "economic", "factors"]
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
-
-
-class Provenance(BaseModel):
-    """Where a data set came from; ``sha256`` is :func:`content_hash` of the frame."""
-
-    source: str
-    dataset: str = Field(description="bundled dataset, vendor query, or imported file name")
-    symbol: str
-    interval: str
-    fetched_at: str
-    sha256: str
-    rows: int
-    first: str = Field(description="first timestamp, ISO 8601")
-    last: str = Field(description="last timestamp, ISO 8601")
-    package: str | None = None
-    package_version: str | None = None
-    vendor: str | None = None
-    file_sha256: str | None = None
-    note: str | None = None
 
 
 class MarketData(BaseModel):

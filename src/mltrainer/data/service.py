@@ -10,6 +10,7 @@ import difflib
 import json
 import logging
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
@@ -19,14 +20,12 @@ from ..scrub import Scrubber
 from .bundled import BUNDLED, BundledSource
 from .cache import ParquetCache
 from .files import FileSource
-from .fred import FredSource
-from .market import DataSource, MarketData
-from .polygon import PolygonSource
 
 if TYPE_CHECKING:
     from ..audit import AuditLog
     from ..compliance import ComplianceGateway
     from ..settings import Settings
+    from .market import DataSource, MarketData
 
 __all__ = ["DataService", "CatalogueEntry", "ALIASES"]
 
@@ -89,19 +88,25 @@ class DataService:
         self.cache = ParquetCache(settings.cache_dir)
         self.files = FileSource(settings.imports_dir)
         self.bundled = BundledSource()
-        key = settings.polygon_api_key.get_secret_value() if settings.polygon_api_key else None
-        fkey = settings.fred_api_key.get_secret_value() if settings.fred_api_key else None
-        self.sources: dict[str, DataSource] = {
+        self._settings = settings
+        self._catalogue: list[CatalogueEntry] | None = None
+
+    @cached_property
+    def sources(self) -> dict[str, DataSource]:
+        """Every source by id. The vendor clients (and pandas with them) are loaded on the
+        first fetch, not when the app starts: ``data list`` needs none of them."""
+        from .fred import FredSource
+        from .polygon import PolygonSource
+
+        st = self._settings
+        key = st.polygon_api_key.get_secret_value() if st.polygon_api_key else None
+        fkey = st.fred_api_key.get_secret_value() if st.fred_api_key else None
+        return {
             "bundled": self.bundled,
-            "polygon": PolygonSource(
-                key, settings.polygon_base_url, settings.http_timeout_s, settings.http_retries
-            ),
-            "fred": FredSource(
-                fkey, settings.fred_base_url, settings.http_timeout_s, settings.http_retries
-            ),
+            "polygon": PolygonSource(key, st.polygon_base_url, st.http_timeout_s, st.http_retries),
+            "fred": FredSource(fkey, st.fred_base_url, st.http_timeout_s, st.http_retries),
             "file": self.files,
         }
-        self._catalogue: list[CatalogueEntry] | None = None
 
     # -- symbols -------------------------------------------------------------------
     def local_symbols(self) -> list[str]:
