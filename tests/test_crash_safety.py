@@ -404,3 +404,26 @@ def test_resume_keeps_a_stored_spec_without_execution_delay_at_delay_0(app: App)
     assert result.spec.execution_delay == 0
     assert result.spec_hash == spec.spec_hash()
     ex.shutdown()
+
+
+def test_an_interrupted_report_write_keeps_the_previous_report(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from mltrainer.executor import UnifiedExecutor
+    from mltrainer.trials.report import write_report
+
+    ex = UnifiedExecutor(app)
+    _, result = ex.run_trial(_spec())
+    ex.shutdown()
+    reports = tmp_path / "reports"
+    html, js = write_report(result, "t1", reports)
+    before = html.read_bytes(), js.read_bytes()
+
+    def crash(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="No space left"):
+        write_report(result, "t1", reports)
+    assert (html.read_bytes(), js.read_bytes()) == before  # whole, not truncated
+    assert sorted(p.name for p in reports.iterdir()) == ["t1.html", "t1.json"]  # no temps

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fsio import atomic_write_text
 from .counting import metric_label
 from .spec import TrialResult
 
@@ -31,14 +32,15 @@ def timing_text(result: TrialResult) -> str:
 
 def write_report(result: TrialResult, trial_id: str, directory: Path) -> tuple[Path, Path]:
     """Write ``<id>.html`` and ``<id>.json``; returns both paths. Plotly JS is embedded so
-    the report opens offline."""
+    the report opens offline. Each file is written atomically: a crash leaves the old
+    report or the new one, never a truncated file."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     directory.mkdir(parents=True, exist_ok=True)
     json_path = directory / f"{trial_id}.json"
-    json_path.write_text(
-        json.dumps({"trial_id": trial_id, **result.model_dump(mode="json")}, indent=1)
+    atomic_write_text(
+        json_path, json.dumps({"trial_id": trial_id, **result.model_dump(mode="json")}, indent=1)
     )
 
     ts = [e[0] for e in result.equity]
@@ -84,5 +86,5 @@ def write_report(result: TrialResult, trial_id: str, directory: Path) -> tuple[P
     )
     html = fig.to_html(full_html=True, include_plotlyjs=True).replace("</body>", table + "</body>")
     html_path = directory / f"{trial_id}.html"
-    html_path.write_text(html)
+    atomic_write_text(html_path, html)
     return html_path, json_path
