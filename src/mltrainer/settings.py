@@ -8,6 +8,7 @@ appear in a repr, a log line or the audit log.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -39,6 +40,9 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=lambda: Path.home() / ".mltrainer")
     database_url: str | None = None
     """Any SQLAlchemy URL; default: ``sqlite:///<home>/mltrainer.db`` in WAL mode."""
+    mlflow_tracking_uri: str | None = None
+    """When set (``file:/path``, ``http://host:5000``...), every finished trial is also
+    logged to MLflow (the ``mlflow`` extra); see :mod:`mltrainer.trials.tracking`."""
     audit_key_file: Path | None = None
     """File holding the HMAC key of the audit chain; default ``<home>/audit.key`` (0600)."""
     audit_checkpoint_file: Path | None = None
@@ -83,6 +87,26 @@ class Settings(BaseSettings):
     trial_lease_s: float = Field(60.0, gt=0, le=86400)
     """A trial owned by another host (or with no pid) whose heartbeat is older than this is
     ``interrupted``; on this host a dead owner pid is enough. Keep it well above the beat."""
+    step_lease_s: float = Field(60.0, gt=0, le=86400)
+    """A running run step whose worker has not beaten for this long is re-queued (or failed
+    after ``step_max_attempts``). Workers beat every ``trial_heartbeat_s``."""
+    step_max_attempts: int = Field(3, ge=1, le=100)
+    """Claims of one step before a lease expiry fails it instead of re-queueing it."""
+    auto_approve: bool = False
+    """Queue proposed runs (an agent's multi-step plan) at once instead of waiting for
+    ``mltrainer run approve ID`` or "yes" in chat."""
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
+    """Worker processes of ``mltrainer worker`` and of the pool ``chat``/``ask`` start."""
+    embedded_workers: bool = True
+    """``chat``/``ask`` start a worker pool in the background when work is queued and no
+    worker is alive."""
+    executor: Literal["local", "ray"] = "local"
+    """Where workers run steps: local processes, or Ray tasks (``ray_address``)."""
+    ray_address: str | None = None
+    """``auto`` or a Ray cluster address, for ``executor = "ray"``."""
+    fold_jobs: int | None = Field(None, ge=1, le=1024)
+    """Processes that fit a trial's folds in parallel; unset = one per core, 1 = sequential
+    (see :mod:`mltrainer.trials.engine` for how model threads are kept from oversubscribing)."""
 
     @model_validator(mode="after")
     def _lease_outlasts_beats(self) -> Settings:
@@ -91,6 +115,12 @@ class Settings(BaseSettings):
                 f"MLTRAINER_TRIAL_LEASE_S={self.trial_lease_s:g} must be at least twice "
                 f"MLTRAINER_TRIAL_HEARTBEAT_S={self.trial_heartbeat_s:g}, or live trials "
                 "on other hosts would look interrupted"
+            )
+        if self.step_lease_s < 2 * self.trial_heartbeat_s:
+            raise ValueError(
+                f"MLTRAINER_STEP_LEASE_S={self.step_lease_s:g} must be at least twice "
+                f"MLTRAINER_TRIAL_HEARTBEAT_S={self.trial_heartbeat_s:g}, or live steps "
+                "would be re-queued"
             )
         return self
 

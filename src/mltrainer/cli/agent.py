@@ -96,6 +96,23 @@ def _send(conv, text: str):
             conv.executor.on_fold = None
 
 
+def _ensure_workers(conv, quiet: bool = False) -> None:
+    """Queued run steps and no live worker: start one in the background (it exits when
+    idle), so chat/ask need no second command. MLTRAINER_EMBEDDED_WORKERS=false: never."""
+    from ..runs.worker import ensure_workers
+
+    try:
+        pid = ensure_workers(conv.executor.app)
+    except Exception as e:  # the reply is already shown; workers can be started by hand
+        err_console.print(f"[yellow]no background worker started:[/] {safe(e)}")
+        return
+    if pid is not None and not quiet:
+        err_console.print(
+            f"started a background worker (pid {pid}) for the queued run steps; "
+            f"log in {safe(conv.executor.app.settings.home / 'logs')}"
+        )
+
+
 def chat() -> None:
     """Interactive chat with the agent (type 'exit' to leave). Reads lines from standard
     input when it is not a terminal, so it can be scripted."""
@@ -127,6 +144,7 @@ def chat() -> None:
             console.print(f"[bold green]you>[/] {safe(text)}")
         try:
             _show_reply(_send(conv, text))
+            _ensure_workers(conv)
         except MLTrainerError as e:  # a provider or data failure ends the turn, not the chat
             err_console.print(f"[bold red]error:[/] {safe(e)}")
 
@@ -144,9 +162,11 @@ def ask(
     if as_json:
         reply = conv.send(text)
         print_json(reply.model_dump(mode="json"))
+        _ensure_workers(conv, quiet=True)
     else:
         reply = _send(conv, text)
         _show_reply(reply)
+        _ensure_workers(conv)
     raise typer.Exit(1 if reply.refused else 0)
 
 

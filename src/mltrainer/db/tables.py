@@ -8,10 +8,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "AuditRecordRow", "AuditHeadRow", "TrialRow", "GoalRow", "MemoryMessageRow"]
+__all__ = [
+    "Base",
+    "AuditRecordRow",
+    "AuditHeadRow",
+    "TrialRow",
+    "GoalRow",
+    "MemoryMessageRow",
+    "RunRow",
+    "RunStepRow",
+    "HoldoutRow",
+    "WorkerRow",
+]
 
 
 class Base(DeclarativeBase):
@@ -97,3 +108,82 @@ class MemoryMessageRow(Base):
     conversation_id: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
     # "metadata" is reserved on declarative classes, so the attribute is ``meta``.
     meta: Mapped[dict] = mapped_column("metadata", JSON)
+
+
+class RunRow(Base):
+    """A unit of background work (migration 0005); see :mod:`mltrainer.runs`."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # batch|plan|search
+    # proposed|queued|running|paused|cancelled|finished
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    # goal_met|budget_spent|exhausted|cancelled|failed
+    finish_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    goal_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    config: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    steps_total: Mapped[int] = mapped_column(Integer, default=0)
+    steps_done: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class RunStepRow(Base):
+    """One validated action request of a run; claimed by one worker at a time."""
+
+    __tablename__ = "run_steps"
+    __table_args__ = (Index("ix_run_steps_claim", "status", "run_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(40), ForeignKey("runs.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(120))
+    params: Mapped[dict] = mapped_column(JSON)
+    # queued|running|succeeded|failed|cancelled|refused
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    worker_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    worker_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    worker_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    progress: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    outcome: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    trial_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class HoldoutRow(Base):
+    """The sealed final part of one series for one search run (see research.holdout)."""
+
+    __tablename__ = "holdouts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(40), index=True)
+    symbol: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(20))
+    interval: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    sealed_from: Mapped[str] = mapped_column(String(40))  # ISO timestamp of the first sealed bar
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WorkerRow(Base):
+    """A worker process and its latest heartbeat (live workers are found from it)."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
