@@ -31,7 +31,7 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import BaseModel, Field
 
@@ -423,3 +423,9 @@ class ComplianceGateway:
 
     def require_params(self, params: dict[str, Any], actor: str = "system") -> Decision:
         return self._raise(self.check_params(params, actor))
+
+    def refuse(self, check: str, reason: str, subject: Any, actor: str = "system") -> NoReturn:
+        """Record a refusal that another component decided (e.g. the sealed-holdout guard
+        of the data layer) as this gateway's audited decision, then raise it."""
+        self._raise(self._decide(check, False, reason, subject, actor))
+        raise AssertionError("unreachable: a refusal always raises")

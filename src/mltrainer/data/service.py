@@ -20,6 +20,7 @@ from ..scrub import Scrubber
 from .bundled import BUNDLED, BundledSource
 from .cache import ParquetCache
 from .files import FileSource
+from .sealed import HoldoutGuard, Unseal
 
 if TYPE_CHECKING:
     from ..audit import AuditLog
@@ -90,6 +91,8 @@ class DataService:
         self.bundled = BundledSource()
         self._settings = settings
         self._catalogue: list[CatalogueEntry] | None = None
+        self.holdouts = HoldoutGuard(audit.engine, gateway) if audit is not None else None
+        """Refuses reads of the sealed holdout of an active search run."""
 
     @cached_property
     def sources(self) -> dict[str, DataSource]:
@@ -217,12 +220,17 @@ class DataService:
         interval: str | None = None,
         actor: str = "system",
         use_cache: bool = True,
+        unseal: Unseal | None = None,
     ) -> MarketData:
+        """``unseal``: a search run's capability to read its sealed holdout (see
+        :mod:`mltrainer.data.sealed`); without it a request reaching a sealed range is refused."""
         self._gateway.require_source(source, actor=actor)
         src = self.sources.get(source)
         if src is None:  # allowed by a custom policy but not implemented here
             raise DataError(f"source '{source}' is allowed by the policy but has no implementation")
         sym = self.resolve_symbol(symbol, source)
+        if self.holdouts is not None:
+            self.holdouts.check(sym, source, end, unseal=unseal, actor=actor)
         md = (
             self.cache.get(source, sym, interval, start, end)
             if use_cache and source != "file"

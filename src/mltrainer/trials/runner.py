@@ -19,10 +19,19 @@ log = logging.getLogger(__name__)
 
 
 class TrialRunner:
-    def __init__(self, engine: WalkForwardEngine, store: TrialStore, audit: AuditLog):
+    def __init__(
+        self,
+        engine: WalkForwardEngine,
+        store: TrialStore,
+        audit: AuditLog,
+        *,
+        tracking_uri: str | None = None,
+    ):
         self.engine = engine
         self.store = store
         self.audit = audit
+        self.tracking_uri = tracking_uri
+        """MLflow tracking URI: finished trials are also logged there (optional)."""
 
     def create(
         self,
@@ -83,6 +92,10 @@ class TrialRunner:
             actor=actor,
         )
         seal_trial(self.audit, trial_id, actor=actor)  # the stored result joins the chain
+        if self.tracking_uri:
+            from .tracking import log_trial
+
+            log_trial(self.tracking_uri, trial_id, result, goal_id=goal_id, study=study)
         return result
 
     def resume(

@@ -1,0 +1,120 @@
+"""Optuna tuning (research/tuning.py) and the tune_model action."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
+
+from mltrainer.app import App
+from mltrainer.db.tables import TrialRow
+from mltrainer.executor.executor import UnifiedExecutor
+
+optuna = pytest.importorskip("optuna", reason="optuna is not installed")
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+QUICK = {"symbol": "SPX", "start": "2012-01-01", "end": "2016-12-31", "max_folds": 2}
+
+
+def _tune(ex: UnifiedExecutor, n: int = 3, **kw) -> dict:
+    out = ex.execute(
+        "tune_model", {"model_id": "ridge", "n_trials": n, "seed": 7, **QUICK, **kw}, actor="test"
+    )
+    assert out["success"], out["error"]
+    return out["data"]
+
+
+def _rows(app: App, study: str) -> list[TrialRow]:
+    with Session(app.engine) as s:
+        return list(s.scalars(select(TrialRow).where(TrialRow.study == study)))
+
+
+def _check_study(app: App, data: dict, n: int) -> None:
+    rows = {r.id: r for r in _rows(app, data["study"])}
+    assert len(rows) == n == data["n_trials"]
+    for t in data["trials"]:
+        row = rows[t["trial_id"]]
+        assert row.status == "done" and t["state"] == "COMPLETE"
+        assert row.spec["params"]["alpha"] == t["params"]["alpha"]
+        assert t["params"]["alpha"] in (0.1, 1.0, 10.0, 100.0, 1000.0)
+        assert t["value"] == pytest.approx(row.result["metrics"]["sharpe"])
+    # Each trial is deflated over the study's trials finished before it: 1, 2, 3 ...
+    counts = sorted(r.result["n_trials"] for r in rows.values())
+    assert counts == list(range(1, n + 1))
+    st = optuna.load_study(study_name=data["study"], storage=_storage(app))
+    assert [t.user_attrs["trial_id"] for t in st.trials] == [t["trial_id"] for t in data["trials"]]
+
+
+def _storage(app: App):
+    from mltrainer.research.tuning import optuna_storage
+
+    return optuna_storage(app)
+
+
+def test_tune_model_stores_every_optuna_trial_as_a_counted_trial(app) -> None:
+    ex = UnifiedExecutor(app)
+    data = _tune(ex, 3)
+    _check_study(app, data, 3)
+    assert data["best"]["value"] == max(t["value"] for t in data["trials"])
+    # Optuna's tables are beside the app's, not among them (their names collide).
+    names = set(inspect(app.engine).get_table_names())
+    assert "studies" not in names and "trials" in names
+    # The same seed proposes the same parameters in a fresh study.
+    again = _tune(ex, 3, study="again")
+    assert [t["params"] for t in again["trials"]] == [t["params"] for t in data["trials"]]
+    # The same study name resumes the study: its count goes on.
+    more = _tune(ex, 1, study="again")
+    assert more["trials"][0]["number"] == 3
+    assert max(r.result["n_trials"] for r in _rows(app, "again")) == 4
+    ex.shutdown()
+
+
+def test_failed_trials_are_recorded_not_dropped(app) -> None:
+    ex = UnifiedExecutor(app)
+    # A training window longer than the data: every fold plan fails inside the trial.
+    data = _tune(ex, 2, study="fails", start="2016-01-01", window_size=5000)
+    assert data["n_failed"] == 2 and data["best"] is None
+    rows = _rows(app, "fails")
+    assert len(rows) == 2 and all(r.status == "failed" for r in rows)
+    assert all("not enough data" in (t["error"] or "") for t in data["trials"])
+    assert {t["trial_id"] for t in data["trials"]} == {r.id for r in rows}
+    ex.shutdown()
+
+
+def test_a_model_without_search_space_is_refused(app) -> None:
+    ex = UnifiedExecutor(app)
+    mid = next(s.id for s in ex.registry if not s.search_space and s.task == "regression")
+    out = ex.execute("tune_model", {"model_id": mid, "n_trials": 1, **QUICK})
+    assert not out["success"] and "no search space" in out["error"]
+    ex.shutdown()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test only."""
+    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed")
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as e:
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {e}")
+    name = f"mlt_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def test_tuning_on_postgresql_shares_the_database(settings_factory, pg_url) -> None:
+    with App(settings_factory(database_url=pg_url)) as app:
+        ex = UnifiedExecutor(app)
+        data = _tune(ex, 3)
+        _check_study(app, data, 3)
+        insp = inspect(app.engine)
+        assert "studies" in insp.get_table_names(schema="optuna")
+        assert "studies" not in insp.get_table_names()
+        ex.shutdown()
