@@ -1,6 +1,6 @@
 # mlTrainer — two commands on a fresh machine:
 #   make run    # creates .venv if missing, installs mlTrainer, runs the main job offline
-#   make test   # creates .venv if missing, installs mlTrainer[dev,deep], runs every test
+#   make test   # creates .venv if missing, installs mlTrainer[dev,deep,mlflow,ray], runs every test
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[dev,deep]" $(QUIET_PIP)
+	$(BIN)/python -m pip install -q -e ".[dev,deep,mlflow,ray]" $(QUIET_PIP)
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

@@ -1,20 +1,37 @@
-"""Walk-forward engine vs a hand-written scikit-learn loop over the same folds.
+"""Walk-forward engine benchmarks.
 
-Ridge and LightGBM on bundled SPX, 10-day horizon, monthly (21-bar) refits. The hand
-loop builds the same features and labels, fits and predicts fold by fold with plain
-sklearn/lightgbm calls; the engine run adds purging, positions, costs, metrics and
-provenance. Prints whether predictions are identical and the time ratio (target: engine
-at most 1.1x the hand loop). ``--registry`` also times every registry model on SPX.
+Default: the engine vs a hand-written scikit-learn loop over the same folds. Ridge and
+LightGBM on bundled SPX, 10-day horizon, monthly (21-bar) refits. The hand loop builds the
+same features and labels, fits and predicts fold by fold with plain sklearn/lightgbm calls;
+the engine run adds purging, positions, costs, metrics and provenance. Prints whether
+predictions are identical and the time ratio (target: engine at most 1.1x the hand loop).
+``--registry`` also times every registry model on a short SPX window.
+
+``--registry-defaults``: every registry model's default trial as ``mltrainer trial run
+--model M --symbol SPX --horizon 10`` runs it (expanding window, 504 bars minimum,
+monthly refits, bundled SPX 1999-2018, fold-parallel fitting per MLTRAINER_FOLD_JOBS),
+timed; met/missed against the 120 s target per model, the slowest ten at the end. Results
+go to a JSON-lines file (``--results``) and models already in it are skipped, so an
+interrupted sweep resumes; ``--models``/``--families`` pick a subset.
+
+``--vs-sklearn``: the engine (fold-parallel) against scikit-learn's
+``cross_val_predict(model, X, y, cv=<the engine's folds as (train, test) pairs>, n_jobs=2)``
+on the same inputs: identical predictions and the time ratio (target: engine at most 1.0x).
 
     .venv/bin/python benchmarks/bench_walkforward.py [--repeat 3] [--registry]
+    .venv/bin/python benchmarks/bench_walkforward.py --registry-defaults \
+        [--families ensemble,deep] [--models a,b] [--results FILE]
+    .venv/bin/python benchmarks/bench_walkforward.py --vs-sklearn [--vs-folds 24]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +40,9 @@ from mltrainer.executor import UnifiedExecutor
 from mltrainer.features import build_features, make_labels
 from mltrainer.settings import Settings
 from mltrainer.trials import TrialSpec, plan_folds
+from mltrainer.trials.engine import TRIAL_TASKS, cpu_cores
+
+TARGET_S = 120.0
 
 
 def hand_loop(md, spec: TrialSpec, make_model) -> np.ndarray:
@@ -40,10 +60,142 @@ def hand_loop(md, spec: TrialSpec, make_model) -> np.ndarray:
     return np.concatenate(preds)
 
 
+def registry_defaults(ex: UnifiedExecutor, args: argparse.Namespace) -> None:
+    """Every chosen model's CLI-default trial on SPX, timed; resumable through a JSONL file."""
+    wanted = set(args.models.split(",")) if args.models else None
+    families = set(args.families.split(",")) if args.families else None
+    specs = [
+        s
+        for s in ex.registry
+        if s.task in TRIAL_TASKS
+        and (wanted is None or s.id in wanted)
+        and (families is None or s.family in families)
+    ]
+    if wanted and (missing := wanted - {s.id for s in specs}):
+        raise SystemExit(f"not trial models in the registry: {', '.join(sorted(missing))}")
+    path = Path(args.results)
+    done = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                done[row["model"]] = row
+    print(
+        f"{len(specs)} models, {cpu_cores()} cores, fold jobs {ex.engine.fold_jobs or 'one per core'}, "
+        f"target {TARGET_S:.0f} s; results in {path} ({len(done)} already there)"
+    )
+    for s in specs:
+        if s.id in done:
+            continue
+        if not s.available:
+            row = {"model": s.id, "family": s.family, "seconds": None, "error": s.install_hint}
+        else:
+            spec = TrialSpec(model_id=s.id, symbol="SPX", horizon=10)
+            t = time.perf_counter()
+            try:
+                r = ex.engine.run(spec)
+                row = {
+                    "model": s.id,
+                    "family": s.family,
+                    "seconds": round(time.perf_counter() - t, 2),
+                    "folds": len(r.folds),
+                    "fold_jobs": int(r.timings["fold_jobs"]),
+                    "fit_s": round(r.timings["fit_s"], 2),
+                    "sharpe": r.metrics.get("sharpe"),
+                }
+            except Exception as e:  # a failing model is recorded, the sweep goes on
+                row = {"model": s.id, "family": s.family, "seconds": None, "error": str(e)}
+        done[s.id] = row
+        with path.open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        _print_row(row)
+    rows = [done[s.id] for s in specs if s.id in done]
+    timed = sorted((r for r in rows if r["seconds"] is not None), key=lambda r: -r["seconds"])
+    print("\nslowest ten:")
+    for r in timed[:10]:
+        _print_row(r)
+    met = sum(r["seconds"] <= TARGET_S for r in timed)
+    missed = [r["model"] for r in timed if r["seconds"] > TARGET_S]
+    failed = [r["model"] for r in rows if r["seconds"] is None]
+    print(f"target {TARGET_S:.0f} s: met {met}/{len(timed)}; missed: {', '.join(missed) or 'none'}")
+    if failed:
+        print(f"not timed (unavailable or failed): {', '.join(failed)}")
+
+
+def _print_row(r: dict) -> None:
+    if r["seconds"] is None:
+        print(f"  {r['model']:<36} not timed: {r['error']}")
+        return
+    verdict = "met" if r["seconds"] <= TARGET_S else "MISSED"
+    print(
+        f"  {r['model']:<36}{r['seconds']:8.1f} s  {r['folds']} folds x{r['fold_jobs']}  "
+        f"fit {r['fit_s']:.1f} s  {verdict}"
+    )
+
+
+def vs_sklearn(ex: UnifiedExecutor, args: argparse.Namespace) -> None:
+    """The engine vs ``cross_val_predict(..., cv=<the same folds>, n_jobs=2)``."""
+    from sklearn.model_selection import cross_val_predict
+
+    print(
+        f"\nengine (fold-parallel, jobs {ex.engine.fold_jobs or cpu_cores()}) vs "
+        f"cross_val_predict(n_jobs=2) on the same folds, SPX 1999-2018, last {args.vs_folds} folds"
+    )
+    print(f"{'model':<16}{'engine s':>10}{'cvp s':>10}{'ratio':>8}  identical predictions")
+    for model_id in args.vs_models.split(","):
+        spec = TrialSpec(model_id=model_id, symbol="SPX", horizon=10, max_folds=args.vs_folds)
+        mspec = ex.registry.get(model_id)
+        params = mspec.params()
+        if "random_state" in params:
+            params["random_state"] = spec.seed
+        _, X, labels, _, _ = ex.engine._inputs(spec, mspec)
+        y = (labels > 0).astype(int) if mspec.task == "classification" else labels
+        folds = plan_folds(len(X), spec)
+        ok = y.notna().to_numpy()
+        cv = [(f.lo + np.flatnonzero(ok[f.lo : f.hi]), np.arange(f.s, f.e)) for f in folds]
+        # cross_val_predict wants the test sets to partition the rows: rows before the
+        # first test fold get one filler fold (its predictions are dropped, one extra fit).
+        base = folds[0].s
+        cv.insert(0, (cv[0][0], np.arange(0, base)))
+        eng_t, cvp_t = [], []
+        for i in range(args.repeat + 1):  # the first round warms the worker processes
+            t = time.perf_counter()
+            res = ex.engine.run(spec)
+            if i:
+                eng_t.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            cp = cross_val_predict(mspec.build(**params), X, y, cv=cv, n_jobs=2)
+            if i:
+                cvp_t.append(time.perf_counter() - t)
+        ep = np.array([p[1] for p in res.predictions])
+        same = np.array_equal(ep, np.asarray(cp, dtype=float)[base:])
+        e, c = statistics.median(eng_t), statistics.median(cvp_t)
+        verdict = "met" if e <= c else "NOT met"
+        print(
+            f"{model_id:<16}{e:>10.2f}{c:>10.2f}{e / c:>8.2f}  {same}  "
+            f"(engine fold jobs {int(res.timings['fold_jobs'])}; target ratio <= 1.0: {verdict})"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--registry", action="store_true", help="also time every registry model")
+    ap.add_argument(
+        "--registry-defaults",
+        action="store_true",
+        help="time every registry model's CLI-default trial on SPX 1999-2018 (resumable)",
+    )
+    ap.add_argument("--models", help="comma-separated model ids (with --registry-defaults)")
+    ap.add_argument("--families", help="comma-separated families (with --registry-defaults)")
+    ap.add_argument(
+        "--results",
+        default="benchmarks/registry_defaults.jsonl",
+        help="JSON-lines results; models already in it are skipped",
+    )
+    ap.add_argument("--vs-sklearn", action="store_true", help="engine vs cross_val_predict")
+    ap.add_argument("--vs-models", default="ridge,lightgbm,random_forest")
+    ap.add_argument("--vs-folds", type=int, default=24, help="last N folds (--vs-sklearn)")
     args = ap.parse_args()
     app = App(
         Settings(
@@ -51,6 +203,12 @@ def main() -> None:
         )
     )
     ex = UnifiedExecutor(app)
+    if args.registry_defaults or args.vs_sklearn:
+        if args.registry_defaults:
+            registry_defaults(ex, args)
+        if args.vs_sklearn:
+            vs_sklearn(ex, args)
+        return
     md = app.data.fetch("SPX", start="2005-01-01", end="2018-12-31")
     print(f"SPX {md.provenance.rows} bars, sha256 {md.provenance.sha256[:16]}...")
     print(f"{'model':<12}{'hand loop s':>12}{'engine s':>10}{'ratio':>8}  identical predictions")

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from ..errors import ConfigError
 
@@ -170,12 +177,15 @@ def fmt(x: Any, digits: int = 4) -> str:
 
 
 def fold_progress() -> Progress:
-    """The progress bar shown (on stderr) while a trial's folds run."""
+    """The progress bar shown (on stderr) while a trial's folds run, with the time left
+    estimated from the folds done so far."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
         console=err_console,
         transient=True,
     )

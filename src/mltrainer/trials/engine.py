@@ -21,6 +21,21 @@ periods is the benchmark.
 Annualisation uses :func:`mltrainer.data.intervals.bar_frequency` of the fetched data
 (bars per year measured from its timestamps, cross-checked with a trading calendar); the
 figure and how it was obtained are stored with every result.
+
+Fold-parallel fitting and threads: folds are independent fits, so once the folds fitted so
+far project more than ``parallel_min_s`` seconds for the rest, the remaining folds run in
+``fold_jobs`` loky worker processes (``MLTRAINER_FOLD_JOBS``, default one per core; 1 =
+always sequential); short trials never pay for starting workers. Every fold, in the parent
+or in a worker, goes through :func:`fit_fold` on the same inputs (X and y sent once as
+arrays that joblib memory-maps, rebuilt into the same frames), and results are placed in
+fold order, so predictions are identical whatever ``fold_jobs`` is; ``on_fold`` is still
+called in the calling process, as folds complete. The rule that keeps the two levels of
+parallelism from oversubscribing the cores: a model's own threads are the largest of its
+thread parameters (``n_jobs``, ``n_threads``, ``thread_count``, ``nthread``,
+``num_threads``; 1 in every registry default, -1/0/None = all cores), folds run in
+``min(fold_jobs, cores // model_threads, folds left)`` processes, and native BLAS/OpenMP
+pools are capped at ``model_threads`` inside every fold (threadpoolctl in this process,
+joblib's ``inner_max_num_threads`` in the workers).
 """
 
 from __future__ import annotations
@@ -29,8 +44,11 @@ import logging
 import math
 import platform
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,13 +63,22 @@ from ..models.registry import Registry
 from . import metrics as M
 from .spec import FoldResult, TrialResult, TrialSpec
 
-__all__ = ["WalkForwardEngine", "Fold", "plan_folds", "TRIAL_TASKS"]
+__all__ = [
+    "WalkForwardEngine",
+    "Fold",
+    "plan_folds",
+    "fit_fold",
+    "model_threads",
+    "TRIAL_TASKS",
+    "THREAD_PARAMS",
+]
 
 log = logging.getLogger(__name__)
 
 TRIAL_TASKS = ("regression", "classification", "forecast", "volatility", "strategy")
 Fetch = Callable[..., MarketData]
 OnFold = Callable[[int, int], None]
+THREAD_PARAMS = ("n_jobs", "n_threads", "thread_count", "nthread", "num_threads")
 
 
 class Fold:
@@ -96,13 +123,189 @@ def _f(x: float) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
 
+def cpu_cores() -> int:
+    """Cores this process may use (joblib's count honours affinity and cgroup quotas)."""
+    from joblib import cpu_count
+
+    return max(1, int(cpu_count()))
+
+
+def model_threads(params: Mapping[str, Any], cores: int) -> int:
+    """Threads a model with ``params`` starts itself: the largest thread parameter, where
+    -1, 0 and None mean every core (``n_jobs=None`` is scikit-learn's 1)."""
+    n = 1
+    for k in THREAD_PARAMS:
+        if k not in params:
+            continue
+        v = params[k]
+        if v is None:
+            t = 1 if k == "n_jobs" else cores
+        elif isinstance(v, bool) or not isinstance(v, int | float):
+            t = 1
+        else:
+            t = cores if v <= 0 else int(v)
+        n = max(n, min(t, cores))
+    return n
+
+
+@dataclass(frozen=True)
+class FoldData:
+    """The trial's X and y as arrays plus their labels: sent to fold workers once per task
+    as memory-mapped arrays instead of pickled frames, and rebuilt identically everywhere."""
+
+    x: np.ndarray | pd.DataFrame
+    y: np.ndarray
+    index: pd.Index
+    columns: pd.Index
+    y_name: Hashable
+
+    @classmethod
+    def of(cls, X: pd.DataFrame, y: pd.Series) -> FoldData:
+        # A frame of one dtype is one Fortran-ordered block; a mixed one travels as it is.
+        x = np.asfortranarray(X.to_numpy()) if X.dtypes.nunique() <= 1 else X
+        return cls(x, y.to_numpy(), X.index, X.columns, y.name)
+
+    def frames(self) -> tuple[pd.DataFrame, pd.Series]:
+        if isinstance(self.x, pd.DataFrame):
+            X = self.x
+        else:
+            X = pd.DataFrame(
+                np.asfortranarray(self.x), index=self.index, columns=self.columns, copy=False
+            )
+        return X, pd.Series(self.y, index=self.index, name=self.y_name, copy=False)
+
+
+@dataclass(frozen=True)
+class FoldOut:
+    k: int
+    pred: np.ndarray
+    train_start: pd.Timestamp
+    train_end: pd.Timestamp
+    n_train: int
+    fit_s: float
+    predict_s: float
+
+
+def fit_fold(mspec: ModelSpec, params: dict[str, Any], data: FoldData, k: int, f: Fold) -> FoldOut:
+    """Fit a fresh model on fold ``k``'s training rows and predict its test rows; the one
+    code path for folds run in this process and in workers (errors are translated here)."""
+    X, y_all = data.frames()
+    y_tr = y_all.iloc[f.lo : f.hi]
+    ok = y_tr.notna().to_numpy()
+    X_tr, y_tr = X.iloc[f.lo : f.hi].loc[ok], y_tr.loc[ok]
+    if len(X_tr) < 10 or (mspec.task == "classification" and y_tr.nunique() < 2):
+        raise TrialError(f"fold {k}: too few usable training rows ({len(X_tr)}) or a single class")
+    model = mspec.build(**params)
+    ts = time.perf_counter()
+    try:
+        model.fit(X_tr, y_tr)
+        tp = time.perf_counter()
+        if mspec.sequential:
+            p = np.asarray(model.predict(X.iloc[f.lo : f.e]), dtype=float)[-(f.e - f.s) :]
+        else:
+            p = np.asarray(model.predict(X.iloc[f.s : f.e]), dtype=float)
+    except MLTrainerError:
+        raise
+    except Exception as e:  # library errors are translated at this edge
+        raise ModelError(f"model '{mspec.id}' failed in fold {k}: {type(e).__name__}: {e}") from e
+    te = time.perf_counter()
+    if p.shape != (f.e - f.s,):
+        raise ModelError(f"model '{mspec.id}' returned {p.shape} predictions for {f.e - f.s} rows")
+    if not np.isfinite(p).all():
+        raise ModelError(f"model '{mspec.id}' produced non-finite predictions in fold {k}")
+    return FoldOut(k, p, X_tr.index[0], X_tr.index[-1], len(X_tr), tp - ts, te - tp)
+
+
 class WalkForwardEngine:
     """Runs :class:`TrialSpec` s. ``fetch(symbol, source=, start=, end=, interval=)`` must
     return compliance-checked :class:`MarketData` (the data service's ``fetch``)."""
 
-    def __init__(self, registry: Registry, fetch: Fetch):
+    def __init__(
+        self,
+        registry: Registry,
+        fetch: Fetch,
+        *,
+        fold_jobs: int | None = None,
+        parallel_min_s: float = 3.0,
+    ):
         self.registry = registry
         self.fetch = fetch
+        self.fold_jobs = fold_jobs
+        """Processes for fold fitting; None = one per core, 1 = sequential."""
+        self.parallel_min_s = parallel_min_s
+        """Go parallel only when the remaining folds project at least this many seconds."""
+
+    # -- folds ---------------------------------------------------------------------------
+    def _fit_folds(
+        self,
+        mspec: ModelSpec,
+        params: dict[str, Any],
+        data: FoldData,
+        folds: list[Fold],
+        on_fold: OnFold | None,
+    ) -> tuple[list[FoldOut], int]:
+        """Every fold's output in fold order, and the number of processes used."""
+        from threadpoolctl import threadpool_limits
+
+        cores = cpu_cores()
+        threads = model_threads(params, cores)
+        jobs = max(1, min(self.fold_jobs or cores, cores // threads))
+        n = len(folds)
+        outs: list[FoldOut | None] = [None] * n
+        done = 0
+
+        def record(out: FoldOut) -> None:
+            nonlocal done
+            outs[out.k] = out
+            done += 1
+            if on_fold:
+                on_fold(done, n)
+
+        k = 0
+        with threadpool_limits(limits=threads):
+            while k < n:
+                out = fit_fold(mspec, params, data, k, folds[k])
+                record(out)
+                k += 1
+                left = n - k
+                if (
+                    jobs > 1
+                    and left > 1
+                    and (out.fit_s + out.predict_s) * left > self.parallel_min_s
+                ):
+                    break
+        used = 1
+        if k < n:
+            used = min(jobs, n - k)
+            for out in self._parallel(mspec, params, data, folds, k, used, threads):
+                record(out)
+        return [o for o in outs if o is not None], used
+
+    @staticmethod
+    def _parallel(
+        mspec: ModelSpec,
+        params: dict[str, Any],
+        data: FoldData,
+        folds: list[Fold],
+        start: int,
+        jobs: int,
+        threads: int,
+    ) -> Iterator[FoldOut]:
+        """Folds ``start..`` in ``jobs`` loky processes, yielded as they complete."""
+        from joblib import Parallel, delayed, parallel_config
+
+        # Stopping early (an on_fold callback raised: cancel, pause) is not worth a warning.
+        warnings.filterwarnings(
+            "ignore", message=r"\d+ tasks which were still being processed", category=UserWarning
+        )
+        with (
+            parallel_config(backend="loky", inner_max_num_threads=threads),
+            Parallel(n_jobs=jobs, return_as="generator_unordered", max_nbytes="32K") as par,
+        ):
+            yield from par(
+                delayed(fit_fold)(mspec, params, data, k, folds[k])
+                for k in range(start, len(folds))
+            )
 
     # -- inputs ------------------------------------------------------------------------
     def _inputs(
@@ -195,46 +398,15 @@ class WalkForwardEngine:
 
         n_test = folds[-1].e - folds[0].s
         preds = np.full(n_test, np.nan)
-        fold_info: list[tuple] = []
-        fit_s = pred_s = 0.0
         base = folds[0].s
-        for k, f in enumerate(folds):
-            train = slice(f.lo, f.hi)
-            y_tr = y_all.iloc[train]
-            ok = y_tr.notna().to_numpy()
-            X_tr, y_tr = X.iloc[train].loc[ok], y_tr.loc[ok]
-            if len(X_tr) < 10 or (mspec.task == "classification" and y_tr.nunique() < 2):
-                raise TrialError(
-                    f"fold {k}: too few usable training rows ({len(X_tr)}) or a single class"
-                )
-            model = mspec.build(**params)
-            ts = time.perf_counter()
-            try:
-                model.fit(X_tr, y_tr)
-                tp = time.perf_counter()
-                if mspec.sequential:
-                    p = np.asarray(model.predict(X.iloc[f.lo : f.e]), dtype=float)[-(f.e - f.s) :]
-                else:
-                    p = np.asarray(model.predict(X.iloc[f.s : f.e]), dtype=float)
-            except MLTrainerError:
-                raise
-            except Exception as e:  # library errors are translated at this edge
-                raise ModelError(
-                    f"model '{mspec.id}' failed in fold {k}: {type(e).__name__}: {e}"
-                ) from e
-            te = time.perf_counter()
-            fit_s += tp - ts
-            pred_s += te - tp
-            if p.shape != (f.e - f.s,):
-                raise ModelError(
-                    f"model '{mspec.id}' returned {p.shape} predictions for {f.e - f.s} rows"
-                )
-            if not np.isfinite(p).all():
-                raise ModelError(f"model '{mspec.id}' produced non-finite predictions in fold {k}")
-            preds[f.s - base : f.e - base] = p
-            fold_info.append((k, f, X_tr.index[0], X_tr.index[-1], len(X_tr), te - ts))
-            if on_fold:
-                on_fold(k + 1, len(folds))
+        outs, jobs_used = self._fit_folds(mspec, params, FoldData.of(X, y_all), folds, on_fold)
+        fold_info: list[tuple] = []
+        for o in outs:
+            f = folds[o.k]
+            preds[f.s - base : f.e - base] = o.pred
+            fold_info.append((o.k, f, o.train_start, o.train_end, o.n_train, o.fit_s + o.predict_s))
+        fit_s = sum(o.fit_s for o in outs)
+        pred_s = sum(o.predict_s for o in outs)
 
         idx = X.index[base : folds[-1].e]
         pos = self._positions(spec, mspec.task, preds, bar_vol[base : folds[-1].e], ppy)
@@ -276,6 +448,7 @@ class WalkForwardEngine:
                 "fit_s": fit_s,
                 "predict_s": pred_s,
                 "total_s": t_end - t0,
+                "fold_jobs": float(jobs_used),
             },
             n_trials=n_trials,
             other_sharpes=sharpes,

@@ -1,0 +1,114 @@
+"""Fold-parallel fitting: identical results to the sequential run, progress in the parent,
+thread settings that do not oversubscribe, the MLTRAINER_FOLD_JOBS setting, the ETA."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from rich.progress import TimeRemainingColumn
+
+from mltrainer.cli._common import fold_progress
+from mltrainer.errors import ConfigError
+from mltrainer.executor import UnifiedExecutor
+from mltrainer.models.registry import build_registry
+from mltrainer.settings import load_settings
+from mltrainer.trials import TrialSpec
+from mltrainer.trials.engine import WalkForwardEngine, model_threads
+
+REGISTRY = build_registry()
+
+
+def _spec(model_id: str, **kw) -> TrialSpec:
+    return TrialSpec(
+        model_id=model_id,
+        symbol="SPX",
+        start="2012-01-01",
+        end="2016-12-31",
+        max_folds=6,
+        seed=7,
+        **kw,
+    )
+
+
+def _engine(app, jobs: int) -> WalkForwardEngine:
+    # parallel_min_s=0: go parallel after the first fold, however quick the model is.
+    return WalkForwardEngine(REGISTRY, app.data.fetch, fold_jobs=jobs, parallel_min_s=0.0)
+
+
+@pytest.mark.parametrize("model_id", ["ridge", "random_forest"])
+def test_parallel_folds_give_identical_results(app, model_id):
+    spec = _spec(model_id, params={"n_estimators": 20} if model_id == "random_forest" else {})
+    seq = _engine(app, 1).run(spec)
+    par = _engine(app, 2).run(spec)
+    assert seq.timings["fold_jobs"] == 1
+    assert par.timings["fold_jobs"] == 2
+    assert len(par.folds) == 6
+    a = np.array([p[1] for p in seq.predictions])
+    b = np.array([p[1] for p in par.predictions])
+    assert a.tobytes() == b.tobytes()  # bit for bit
+    assert seq.predictions == par.predictions
+    assert seq.metrics == par.metrics
+    assert [f.model_dump(exclude={"fit_seconds"}) for f in seq.folds] == [
+        f.model_dump(exclude={"fit_seconds"}) for f in par.folds
+    ]
+
+
+def test_on_fold_runs_in_the_caller_as_folds_complete(app):
+    calls: list[tuple[int, int, int]] = []
+    _engine(app, 2).run(_spec("ridge"), on_fold=lambda d, n: calls.append((d, n, os.getpid())))
+    assert [(d, n) for d, n, _ in calls] == [(k, 6) for k in range(1, 7)]
+    assert {pid for *_, pid in calls} == {os.getpid()}
+
+
+def test_an_error_in_on_fold_stops_a_parallel_trial(app):
+    class Stop(Exception):
+        pass
+
+    def on_fold(done: int, total: int) -> None:
+        if done == 3:
+            raise Stop("cancelled")
+
+    with pytest.raises(Stop):
+        _engine(app, 2).run(_spec("ridge"), on_fold=on_fold)
+
+
+def test_model_threads_rule():
+    assert model_threads({"n_jobs": 1, "n_threads": 1}, 2) == 1
+    assert model_threads({"n_jobs": -1}, 2) == 2
+    assert model_threads({"n_jobs": None}, 4) == 1  # scikit-learn: None means 1
+    assert model_threads({"n_threads": None}, 4) == 4  # no cap: every core
+    assert model_threads({"num_threads": 0}, 4) == 4  # lightgbm: 0 = OpenMP default
+    assert model_threads({"thread_count": 8}, 2) == 2
+    assert model_threads({"alpha": 3}, 2) == 1
+
+
+def test_registry_defaults_use_one_thread_per_fold():
+    """Every model's own threading defaults to one thread, so folds can use the cores."""
+    for s in REGISTRY:
+        assert model_threads(s.defaults, 64) == 1, s.id
+
+
+def test_a_threaded_model_runs_its_folds_sequentially(app):
+    """A model that uses every core itself is not also run in parallel folds."""
+    res = _engine(app, 2).run(_spec("random_forest", params={"n_estimators": 10, "n_jobs": -1}))
+    assert res.timings["fold_jobs"] == 1
+
+
+def test_fold_jobs_setting(app, monkeypatch, settings_factory):
+    assert load_settings().fold_jobs is None  # one per core
+    assert UnifiedExecutor(app).engine.fold_jobs is None
+    monkeypatch.setenv("MLTRAINER_FOLD_JOBS", "1")
+    assert load_settings().fold_jobs == 1
+    from mltrainer.app import App
+
+    with App(settings_factory(fold_jobs=1)) as one:
+        assert UnifiedExecutor(one).engine.fold_jobs == 1
+    monkeypatch.setenv("MLTRAINER_FOLD_JOBS", "0")
+    with pytest.raises(ConfigError, match="MLTRAINER_FOLD_JOBS"):
+        load_settings()
+
+
+def test_progress_bar_shows_time_remaining():
+    assert any(isinstance(c, TimeRemainingColumn) for c in fold_progress().columns)
