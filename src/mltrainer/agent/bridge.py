@@ -71,6 +71,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from ..errors import MLTrainerError
+from .plans import Plan, PlanStep, bind_timeframes, describe_step, step_horizon
 
 __all__ = ["KNOWN_ACTIONS", "ActionRequest", "BridgeError", "ParseResult", "Bridge"]
 
@@ -114,6 +115,9 @@ class ParseResult(BaseModel):
     errors: list[BridgeError] = Field(default_factory=list)
     text: str = ""
     """The reply's text blocks joined (tool calls removed)."""
+    plans: list[Plan] = Field(default_factory=list)
+    """Multi-step proposals read from prose (see :mod:`mltrainer.agent.plans`); never run
+    without approval, and never also returned as ``actions``."""
 
 
 # -- vocabulary ----------------------------------------------------------------------------
@@ -313,6 +317,12 @@ _INTENT_RE = re.compile(
     r"starting|launch|launching|compare|comparing|comparison)\b",
     re.I,
 )
+# Words that propose work in a multi-step plan ("use an LSTM for 7-12 days and ...").
+_PLAN_INTENT_RE = re.compile(
+    r"\b(?:use|using|recommend|suggest|apply|go\s+with|deploy)\b|" + _INTENT_RE.pattern, re.I
+)
+# Hyper-parameter names read from replies -> the name some registry models use instead.
+_HYPERPARAM_ALIASES = {"learning_rate": "lr"}
 _COMPARE_RE = re.compile(r"\b(?:compare|comparing|comparison|head[\s-]to[\s-]head)\b", re.I)
 # A sentence with a metric and a past-tense verb reports a result ("the ridge trial on SPX
 # finished with a Sharpe of 0.4") and is not a request.
@@ -1139,6 +1149,8 @@ class _Prose:
     unknown_phrase: _Invalid | None = None
     params: dict[str, Any] = field(default_factory=dict)
     param_errors: list[tuple[_Invalid, str]] = field(default_factory=list)
+    plan_pairs: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+    """(model, timeframes) pairs when the reply proposes a step per model and timeframe."""
 
 
 # -- the bridge ----------------------------------------------------------------------------------
@@ -1153,8 +1165,12 @@ class Bridge:
         tool_schemas: Mapping[str, type[BaseModel]] | None = None,
         *,
         known_symbols: Iterable[str] = (),
+        model_params: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
-        """``known_symbols`` only feeds "did you mean" suggestions for unknown symbols."""
+        """``known_symbols`` only feeds "did you mean" suggestions for unknown symbols;
+        ``model_params`` (model id -> its parameter names) lets plan steps keep only the
+        hyper-parameters each model takes."""
+        self._model_params = {k: frozenset(v) for k, v in (model_params or {}).items()}
         self._models = _IdIndex(model_ids, _MODEL_ALIASES, _FAMILY_PREFIXES)
         self._financial = _IdIndex(financial_ids)
         self._resolver = resolve_symbol
@@ -1190,17 +1206,21 @@ class Bridge:
         text = "\n\n".join(t for t in texts if t)
         cache: dict[str, str | None] = {}
         actions: list[ActionRequest] = []
+        plans: list[Plan] = []
         if calls:
             for call in calls:
                 got, errs = self._from_tool_call(call, cache)
                 actions += got
                 errors += errs
         elif text.strip():
-            got, errs = self._from_text(text, cache)
+            got, errs = self._from_text(text, cache, plans)
             actions += got
             errors += errs
         return ParseResult(
-            actions=_dedupe_actions(actions), errors=_dedupe_errors(errors), text=text
+            actions=_dedupe_actions(actions),
+            errors=_dedupe_errors(errors),
+            text=text,
+            plans=plans,
         )
 
     # -- tier 1: tool calls ------------------------------------------------------------------------
@@ -1274,7 +1294,7 @@ class Bridge:
 
     # -- tiers 2-4: text -------------------------------------------------------------------------
     def _from_text(
-        self, text: str, cache: dict[str, str | None]
+        self, text: str, cache: dict[str, str | None], plans: list[Plan]
     ) -> tuple[list[ActionRequest], list[BridgeError]]:
         scan = _scan_json(text)
         masked = _mask_code_fences(scan.masked)
@@ -1292,23 +1312,25 @@ class Bridge:
             for obj in objects:
                 if isinstance(obj, Mapping):
                     got, errs = self._from_mapping(
-                        obj, "json", finding.fragment, finding.labelled, prose, cache
+                        obj, "json", finding.fragment, finding.labelled, prose, cache, plans
                     )
                     actions += got
                     errors += errs
-        if actions or errors:
+        if actions or errors or plans:
             return actions, errors
 
         for block in _kv_blocks(masked):
             mapping = {key: value for key, value, _line in block}
             fragment = _fragment("\n".join(line for _k, _v, line in block))
-            got, errs = self._from_mapping(mapping, "key_value", fragment, False, prose, cache)
+            got, errs = self._from_mapping(
+                mapping, "key_value", fragment, False, prose, cache, plans
+            )
             actions += got
             errors += errs
-        if actions or errors:
+        if actions or errors or plans:
             return actions, errors
 
-        return self._from_prose(prose())
+        return self._from_prose(prose(), plans)
 
     # -- structured mappings (JSON objects, key/value blocks) -------------------------------------
     def _from_mapping(
@@ -1319,6 +1341,7 @@ class Bridge:
         labelled: bool,
         prose: Callable[[], _Prose],
         cache: dict[str, str | None],
+        plans: list[Plan] | None = None,
     ) -> tuple[list[ActionRequest], list[BridgeError]]:
         def err(message: str, suggestions: Sequence[str] = ()) -> BridgeError:
             return BridgeError(
@@ -1347,7 +1370,7 @@ class Bridge:
             return [], errors
 
         if action is None or action in _TRIAL_ACTIONS:
-            return self._assemble_trial(action, fields, origin, fragment, prose)
+            return self._assemble_trial(action, fields, origin, fragment, prose, plans)
         if action == "run_financial":
             params = dict(fields.extras)
             if fields.financial or fields.models:
@@ -1388,6 +1411,7 @@ class Bridge:
         origin: str,
         fragment: str,
         prose: Callable[[], _Prose],
+        plans: list[Plan] | None = None,
     ) -> tuple[list[ActionRequest], list[BridgeError]]:
         def err(message: str, suggestions: Sequence[str] = ()) -> BridgeError:
             return BridgeError(
@@ -1432,6 +1456,14 @@ class Bridge:
             some = self._known_symbols[:5]
             errors.append(err("no symbol named; say which symbol to use (e.g. Symbol: SPX)", some))
         if errors:
+            return [], errors
+        if plans is not None and action != "compare_models" and self._needs_plan(fields.params):
+            # A legacy trial config with timeframes: a step per timeframe (see plans.py).
+            for symbol in symbols:
+                pairs = [(models[0], list(fields.params["timeframes"]))]
+                plan, errs = self._plan(pairs, symbol, fields.params, origin)
+                plans += [plan] if plan is not None else []
+                errors += errs
             return [], errors
         actions: list[ActionRequest] = []
         for symbol in symbols:
@@ -1603,8 +1635,10 @@ class Bridge:
         raise _Invalid(f"unknown model '{cleaned}'{hint}", close)
 
     # -- tier 4: prose ---------------------------------------------------------------------------------
-    def _from_prose(self, reading: _Prose) -> tuple[list[ActionRequest], list[BridgeError]]:
-        if not reading.intent or not reading.symbols:
+    def _from_prose(
+        self, reading: _Prose, plans: list[Plan]
+    ) -> tuple[list[ActionRequest], list[BridgeError]]:
+        if not (reading.intent or reading.plan_pairs) or not reading.symbols:
             return [], []
 
         def err(
@@ -1636,6 +1670,11 @@ class Bridge:
         symbol = reading.symbol
         if errors or symbol is None:
             return [], errors
+        if reading.plan_pairs:
+            plan, errors = self._plan(reading.plan_pairs, symbol, reading.params)
+            if plan is not None:
+                plans.append(plan)
+            return [], errors
         if len(reading.models) >= 2:
             params: dict[str, Any] = {"model_ids": reading.models, "symbol": symbol}
             action = "compare_models"
@@ -1661,7 +1700,11 @@ class Bridge:
             if len(distinct) > 1:
                 narrowed = _unique(_within(named, _sentences(text, _INTENT_RE)))
                 distinct = narrowed if narrowed else distinct
-            if len(distinct) == 1:
+            pairs = self._plan_pairs(text, named, distinct)
+            if pairs:
+                reading.plan_pairs = pairs
+                reading.models = [mid for mid, _tfs in pairs]
+            elif len(distinct) == 1:
                 reading.models = distinct
             elif distinct:
                 reading.model_problem = _Invalid(
@@ -1671,6 +1714,94 @@ class Bridge:
                 )
         self._prose_params(text, reading)
         return reading
+
+    # -- plans ------------------------------------------------------------------------------------
+    def _plan_pairs(
+        self, text: str, named: list[tuple[int, str]], distinct: list[str]
+    ) -> list[tuple[str, list[dict[str, Any]]]]:
+        """(model, timeframes) pairs when the reply proposes a step per model and timeframe:
+        several models each given its own timeframe, or one model whose timeframes the
+        train_model action cannot take as they are (its schema has a horizon, no timeframes).
+        Only sentences that propose work count (see :mod:`mltrainer.agent.plans`)."""
+        if not distinct:
+            return []
+        spans = [
+            (a, b)
+            for a, b in _sentences(text, _PLAN_INTENT_RE)
+            if not (_REPORT_METRIC_RE.search(text, a, b) and _REPORT_PAST_RE.search(text, a, b))
+        ]
+        inside = [(p, m) for p, m in named if any(a <= p < b for a, b in spans)]
+        frames = _timeframe_mentions(text)
+        schema = self._schemas.get("train_model")
+        single_ok = schema is not None and "timeframes" not in schema.model_fields
+        if len(_unique(m for _p, m in inside)) < (1 if single_ok else 2) or not frames:
+            return []
+        if len(distinct) == 1 and not single_ok:
+            return []
+        return bind_timeframes(inside, frames) or []
+
+    def _needs_plan(self, params: Mapping[str, Any]) -> bool:
+        """Timeframes that train_model cannot take as they are (it takes one horizon)."""
+        schema = self._schemas.get("train_model")
+        return (
+            bool(params.get("timeframes"))
+            and schema is not None
+            and "timeframes" not in schema.model_fields
+        )
+
+    def _plan(
+        self,
+        pairs: list[tuple[str, list[dict[str, Any]]]],
+        symbol: str,
+        settings: Mapping[str, Any],
+        origin: str = "prose",
+    ) -> tuple[Plan | None, list[BridgeError]]:
+        """One train_model step per (model, timeframe), settings carried into each step."""
+        shared = {k: v for k, v in settings.items() if k not in ("timeframes", "horizon")}
+        explicit = settings.get("horizon")
+        plan = Plan(origin=origin)
+        errors: list[BridgeError] = []
+        for mid, frames in pairs:
+            for tf in frames:
+                horizon, how = step_horizon(tf, explicit)
+                params = self._plan_params(
+                    mid, {"model_id": mid, "symbol": symbol, "horizon": horizon, **shared}, plan
+                )
+                validated, problems = self._validate("train_model", params)
+                errors += [BridgeError(message=p, origin=origin) for p in problems]
+                plan.steps.append(
+                    PlanStep(
+                        action="train_model",
+                        params=validated,
+                        description=describe_step(validated, how),
+                        timeframe=tf,
+                    )
+                )
+        return (None if errors else plan), errors
+
+    def _plan_params(self, mid: str, params: dict[str, Any], plan: Plan) -> dict[str, Any]:
+        """Keep what the action and the model take; the rest goes to ``plan.not_applied``."""
+        schema = self._schemas.get("train_model")
+        if schema is None:
+            return params
+        declared = schema.model_fields
+        takes = self._model_params.get(mid)
+        out: dict[str, Any] = {}
+        for key, value in params.items():
+            if key in _HYPERPARAMS and key not in declared:
+                name = key
+                if takes is not None and key not in takes:
+                    name = _HYPERPARAM_ALIASES.get(key, key)
+                if "params" in declared and (takes is None or name in takes):
+                    out.setdefault("params", {})[name] = value
+                else:
+                    plan.not_applied[key] = value
+                    plan.notes.append(f"{mid} has no parameter '{key}'; it is not applied there.")
+            elif key in declared or key == "source":
+                out[key] = value
+            else:
+                plan.not_applied[key] = value
+        return out
 
     def _prose_symbols(self, text: str, cache: dict[str, str | None], reading: _Prose) -> None:
         found: list[tuple[int, str, bool]] = []
@@ -1943,6 +2074,20 @@ def _fit_to_schema(schema: type[BaseModel], params: dict[str, Any]) -> dict[str,
     inner = out.get("params")
     out["params"] = {**moved, **(inner if isinstance(inner, Mapping) else {})}
     return out
+
+
+def _timeframe_mentions(text: str) -> list[tuple[int, dict[str, Any]]]:
+    """Timeframes in prose with their positions, read by the same patterns as the params."""
+    out: list[tuple[int, dict[str, Any]]] = []
+    for name, rx in _PROSE_PARAM_PATTERNS:
+        if name != "timeframes":
+            continue
+        for m in rx.finditer(text):
+            if _NOT_TIMEFRAME_CTX_RE.search(text, max(0, m.start() - 30), m.start()):
+                continue
+            with contextlib.suppress(_Invalid):
+                out += [(m.start(), tf) for tf in _timeframes(f"{m['lo']}-{m['hi']} {m['unit']}")]
+    return sorted(out, key=lambda x: x[0])
 
 
 def _sentences(text: str, pattern: re.Pattern[str]) -> list[tuple[int, int]]:

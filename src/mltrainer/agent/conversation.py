@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from ..errors import MLTrainerError
 from ..executor.actions import Action
 from .bridge import Bridge
 from .numbers import check_numbers
@@ -49,6 +51,15 @@ class Reply(BaseModel):
     flags: list[str] = Field(default_factory=list)
     goal_id: str | None = None
     refused: bool = False
+
+
+# A reply that approves the plan proposed in the previous turn.
+_YES_RE = re.compile(
+    r"\s*(?:yes|y|yep|yeah|ok|okay|approve(?:d)?|go(?:\s+ahead)?|run\s+it|do\s+it)"
+    r"(?:\s*(?:please|,?\s*(?:go|run)\s+(?:ahead|it)))?[\s.!]*",
+    re.I,
+)
+_ENDED_RUN = ("finished", "cancelled")
 
 
 class _SetGoal(BaseModel):
@@ -89,6 +100,11 @@ class Conversation:
         self.messages: list[Message] = []
         self._results: list[Any] = []
         self._turn_message_id: int | None = None
+        self._watched: list[str] = []
+        """Background runs started or proposed in this conversation (announced when done)."""
+        self._announced: set[str] = set()
+        self._pending_plan: str | None = None
+        """The proposed plan run a "yes" approves."""
         self._register_agent_actions()
         current = goals.current()
         executor.goal_id = current.id if current else None
@@ -98,6 +114,7 @@ class Conversation:
             resolve_symbol=executor.app.data.lookup_symbol,
             financial_ids=list(executor.financial.FINANCIAL),
             tool_schemas={t.name: executor.actions[t.name].params for t in self.tools},
+            model_params={s.id: list(s.defaults) for s in executor.registry},
         )
 
     # -- agent-layer actions (goals and memory live above the executor) ---------------------
@@ -268,6 +285,10 @@ class Conversation:
         self._turn_message_id = self.memory.add(
             "user", text, goal_id=gid, conversation_id=self.id
         ).id
+        news = self._announcements()
+        if self._pending_plan is not None and _YES_RE.fullmatch(text):
+            return self._approve_plan(text, news, gid)
+        self._pending_plan = None  # anything but a yes leaves the plan proposed, unapproved
         system = self._system_prompt(text)
         self.messages.append(Message(role="user", content=text))
         records: list[ActionRecord] = []
@@ -334,6 +355,8 @@ class Conversation:
                 if res["success"]:
                     self._results.append(res["data"])
                     self._remember_result(act.action, act.params, res["data"], gid)
+                    if act.action == "start_research":
+                        self._watched.append(res["data"]["run_id"])
                 else:
                     self.memory.add(
                         "tool_result",
@@ -354,6 +377,7 @@ class Conversation:
                     )
         else:
             final_text = (final_text or "") + f"\n(stopped after {self.max_steps} tool steps)"
+        final_text = "\n\n".join([*news, final_text + self._propose_plans(final_text, gid)])
         goal = self.goals.current()
         flags = check_numbers(final_text, self._results, given=[text, goal.text if goal else ""])
         reply = Reply(
@@ -373,6 +397,85 @@ class Conversation:
         )
         self.messages = self.messages[-40:]
         return reply
+
+    # -- background runs ------------------------------------------------------------------------
+    def _announcements(self) -> list[str]:
+        """One line per watched run that ended since the last turn (read from its rows)."""
+        from ..research.report import summary_text
+        from ..runs.store import brief_run
+
+        out = []
+        for run_id in self._watched:
+            if run_id in self._announced:
+                continue
+            run = self.executor.runs.get(run_id)
+            if run["status"] in _ENDED_RUN:
+                self._announced.add(run_id)
+                brief = {**brief_run(run), "summary": run.get("summary")}
+                self._results.append(brief)  # the figures announced are results
+                out.append("Background run done. " + summary_text(brief))
+        return out
+
+    def _propose_plans(self, text: str, gid: str | None) -> str:
+        """A reply proposing several steps becomes one proposed run (see agent/plans.py);
+        returns what to add to the reply: the steps and how to approve them."""
+        if not text.strip():
+            return ""
+        plans = self.bridge.parse(text).plans
+        if not plans:
+            return ""
+        plan = plans[0]
+        auto = self.executor.app.settings.auto_approve
+        try:
+            run_id = self.executor.runs.create_run(
+                "plan",
+                plan.run_steps(),
+                owner=self.user,
+                goal_id=gid,
+                config={"description": plan.describe(), "conversation": self.id},
+                approved=auto,
+            )
+        except MLTrainerError as e:
+            return f"\n\nThe proposed plan could not be stored: {e}"
+        self._watched.append(run_id)
+        self._results.append(plan.model_dump())
+        if auto:
+            how = f"Queued as {run_id} (MLTRAINER_AUTO_APPROVE is on); workers run it now."
+        else:
+            self._pending_plan = run_id
+            how = (
+                f"Proposed as {run_id}: nothing runs until you approve it. Say 'yes', or run "
+                f"'mltrainer run approve {run_id}'."
+            )
+        return f"\n\n{plan.describe()}\n{how}"
+
+    def _approve_plan(self, said: str, news: list[str], gid: str | None) -> Reply:
+        run_id, self._pending_plan = self._pending_plan, None
+        assert run_id is not None
+        runs = self.executor.runs
+        try:
+            runs.approve(run_id, actor=self.user)
+            run = runs.get(run_id)
+            text = (
+                f"Approved {run_id}: {run['steps_total']} steps queued; workers run them in "
+                "the background. I will say when it is done; ask 'how is the run going?'."
+            )
+            record = ActionRecord(name="approve_run", params={"run_id": run_id}, success=True)
+        except MLTrainerError as e:
+            text = f"Could not approve {run_id}: {e}"
+            record = ActionRecord(
+                name="approve_run", params={"run_id": run_id}, success=False, error=str(e)
+            )
+        text = "\n\n".join([*news, text])
+        self.messages.append(Message(role="user", content=said))
+        self.messages.append(Message(role="assistant", content=text))
+        self.memory.add("assistant", text, goal_id=gid, conversation_id=self.id)
+        self.executor.app.audit.append(
+            "chat.reply",
+            {"conversation": self.id, "actions": ["approve_run"], "flags": []},
+            actor="agent",
+        )
+        return Reply(text=text, actions=[record], goal_id=gid)
 
     def _remember_result(
         self, action: str, params: dict[str, Any], data: Any, gid: str | None

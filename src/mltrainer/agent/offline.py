@@ -29,6 +29,7 @@ CAPABILITIES = """I can (offline, on bundled real data):
 - build portfolios: "optimize a max-sharpe portfolio of AAPL, MSFT, JNJ and KO"
 - set and check goals: "set goal: momentum model for SPX with Sharpe above 1 over 7-12 days", "is the goal met?"
 - show a trial: "show trial <id>"
+- search in the background: "search for models that meet the goal in the background (8 trials, 10 minutes)", then "how is the search going?"
 - recall: "what did we find about lightgbm?\""""
 
 _NUM = r"(-?\d+(?:\.\d+)?)"
@@ -67,6 +68,21 @@ _PORTFOLIO = {
 }
 
 
+_SEARCH_START_RE = re.compile(
+    r"\b(?:search|research|hunt|look)\s+for\s+(?:\w+\s+){0,3}?(?:models?|candidates?|strateg(?:y|ies))"
+    r"|\bstart\s+(?:a\s+|the\s+)?(?:goal[\s-]driven\s+)?(?:search|research)\b"
+)
+_SEARCH_STATUS_RE = re.compile(
+    r"\b(?:how(?:'s|\s+is|\s+are)?)\b.*\b(?:search|research|run)\b.*\b(?:going|doing|progress)"
+    r"|\b(?:search|research|run)\s+(?:status|progress)\b|\bstatus\s+of\s+(?:the\s+)?(?:search|run)"
+)
+_SEARCH_ARGS: tuple[tuple[str, re.Pattern[str], type], ...] = (
+    ("max_trials", re.compile(r"\b(\d+)\s*trials?\b"), int),
+    ("max_minutes", re.compile(r"\b(\d+(?:\.\d+)?)\s*(min(?:ute)?s?|h(?:ours?|rs?)?)\b"), float),
+    ("max_folds", re.compile(r"\b(\d+)\s*folds?\b"), int),
+    ("workers", re.compile(r"\b(\d+)\s*workers?\b"), int),
+)
+
 _ENGLISH = frozenset(
     "a an and as at be by do for from go in is it me my of on or so the to up us we with".split()
 )
@@ -92,9 +108,12 @@ class OfflinePlanner:
 
     name = "offline"
 
-    def __init__(self, bridge=None):
+    def __init__(self, bridge: Any = None) -> None:
         self.bridge = bridge
         self._n = 0
+        self._last_run: str | None = None
+        self._proposal: str | None = None
+        """The run this conversation started last (for "how is the search going?")."""
 
     def _call(self, name: str, args: dict[str, Any]) -> ToolCall:
         self._n += 1
@@ -108,10 +127,16 @@ class OfflinePlanner:
         if last.role == "tool":
             text = self._reply(messages)
         else:
+            self._proposal = None
             calls = self.plan(last.content)
             if calls:
                 return ProviderResponse(text="", tool_calls=calls, stop_reason="tool_use")
-            text = "I didn't understand that request.\n" + CAPABILITIES
+            if self._proposal is not None:
+                # Several steps asked for at once: say so; the conversation turns this
+                # reply into one proposed plan that waits for approval.
+                text = "Proposed plan (nothing runs until you approve it): " + self._proposal
+            else:
+                text = "I didn't understand that request.\n" + CAPABILITIES
         if on_text:
             on_text(text)
         return ProviderResponse(text=text, tool_calls=[], stop_reason="end_turn")
@@ -137,6 +162,9 @@ class OfflinePlanner:
     def plan(self, text: str) -> list[ToolCall]:
         t = self._upcase_symbols(text.strip())
         low = t.lower()
+        calls = self._run_calls(t, low)
+        if calls is not None:
+            return calls
         m = re.match(
             r"^\s*(?:set|new|change)\s+(?:the\s+)?goal\s*(?:to|:)?\s*(.+)$", t, re.I | re.S
         )
@@ -198,7 +226,34 @@ class OfflinePlanner:
             ]
             if calls:
                 return calls
+            if parsed.plans:
+                self._proposal = t
         return []
+
+    def _run_calls(self, t: str, low: str) -> list[ToolCall] | None:
+        """Background runs: start a search, ask how it is going, cancel it."""
+        if _SEARCH_START_RE.search(low):
+            args: dict[str, Any] = {}
+            syms = self._symbols(t)
+            if syms:
+                args["symbol"] = syms[0]
+            for key, rx, kind in _SEARCH_ARGS:
+                m = rx.search(low)
+                if m:
+                    value = float(m.group(1))
+                    if key == "max_minutes" and m.group(2).startswith("h"):
+                        value *= 60
+                    args[key] = int(value) if kind is int else value
+            return [self._call("start_research", args)]
+        run = re.search(r"(run_\d{8}_\d{6}_[0-9a-f]+)", t)
+        run_id = run.group(1) if run else self._last_run
+        if re.search(r"(cancel|stop|abort).*(search|research|run)", low):
+            if run_id is None:
+                return None
+            return [self._call("cancel_run", {"run_id": run_id})]
+        if _SEARCH_STATUS_RE.search(low):
+            return [self._call("run_status", {"run_id": run_id} if run_id else {})]
+        return None
 
     def _symbols(self, text: str) -> list[str]:
         out: list[str] = []
@@ -283,6 +338,25 @@ class OfflinePlanner:
         return f"{name} failed: {content}"
 
     def _describe(self, name: str, d: dict[str, Any]) -> str:
+        if name == "start_research":
+            self._last_run = d["run_id"]
+            b, h = d.get("budget") or {}, d.get("holdout") or {}
+            return (
+                f"Started search {d['run_id']} in the background toward goal {d['goal_id']}: "
+                f"at most {b.get('max_trials')} trials or {b.get('max_minutes')} minutes. "
+                f"The holdout is sealed from {h.get('sealed_from')}: no trial sees it, and only "
+                "the best in-sample candidate is judged on it, once, at the end. "
+                "Ask 'how is the search going?' at any time."
+            )
+        if name in ("run_status", "cancel_run"):
+            from ..research.report import summary_text
+
+            if "runs" in d:
+                if not d["runs"]:
+                    return "No background runs yet."
+                return "\n".join(summary_text(r) for r in d["runs"])
+            self._last_run = d.get("id") or self._last_run
+            return summary_text(d)
         if name in ("train_model", "start_trial") and "metrics" in d:
             return self._trial_text(d)
         if name == "start_trial":
@@ -317,7 +391,7 @@ class OfflinePlanner:
         if name == "set_goal":
             lines = GoalComponents.model_validate(d["components"]).describe()
             understood = "".join(f"\n- {line}" for line in lines) or "\n(no measurable part found)"
-            return f"Goal set ({d['goal_id']}): {d['text']}\nUnderstood as:{understood}"
+            return f"Goal set ({d['goal_id']}): {d['text']}\n\nUnderstood as:{understood}"
         if name == "get_goal":
             return (
                 "No goal is set."

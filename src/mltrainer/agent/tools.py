@@ -30,6 +30,9 @@ COMPACT_TOOLS = (
     "get_goal",
     "evaluate_goal",
     "search_memory",
+    "start_research",
+    "run_status",
+    "cancel_run",
 )
 
 

@@ -44,6 +44,7 @@ def _register_optional() -> None:
         ("demo", None),
         ("agent", None),
         ("runs", None),
+        ("research", "research"),
     ):
         try:
             mod = importlib.import_module(f"{__package__}.{module}")

@@ -18,11 +18,15 @@ __all__ = [
     "ActionRegistry",
     "TrainModelParams",
     "CompareModelsParams",
+    "TuneModelParams",
     "RunFinancialParams",
     "ListModelsParams",
     "ListSymbolsParams",
     "TrialStatusParams",
     "DataSummaryParams",
+    "RunStatusParams",
+    "CancelRunParams",
+    "StartResearchParams",
 ]
 
 
@@ -66,6 +70,21 @@ class CompareModelsParams(_TrialFields):
     model_ids: list[str] = Field(min_length=2, max_length=20)
 
 
+class TuneModelParams(_TrialFields):
+    model_id: str = Field(description="registry model id whose search space is tuned")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="fixed model parameters (not tuned)"
+    )
+    n_trials: int = Field(20, ge=1, le=500, description="Optuna trials (walk-forward trials)")
+    study: str | None = Field(
+        None, max_length=120, description="study name; the same name resumes the study"
+    )
+    metric: Literal["sharpe", "sortino", "calmar", "cagr", "ic", "rank_ic", "psr"] = Field(
+        "sharpe", description="metric the search maximises"
+    )
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of the TPE sampler and models")
+
+
 class RunFinancialParams(_Params):
     model_id: str = Field(description="financial model id, e.g. black_scholes, portfolio_hrp")
     params: dict[str, Any] = Field(default_factory=dict)
@@ -89,6 +108,30 @@ class DataSummaryParams(_Params):
     source: str = "bundled"
     start: date | None = None
     end: date | None = None
+
+
+class RunStatusParams(_Params):
+    run_id: str | None = Field(
+        None, description="run id, e.g. run_20250101_120000_abc123; omitted: the latest runs"
+    )
+
+
+class CancelRunParams(_Params):
+    run_id: str = Field(description="the run to cancel")
+
+
+class StartResearchParams(_Params):
+    goal_id: str | None = Field(None, description="goal to search toward; default: the active one")
+    symbol: str = Field("SPX", description="catalogue symbol to search on")
+    source: str = Field("bundled", description="data source id")
+    max_trials: int = Field(20, ge=1, le=10_000, description="at most this many trials")
+    max_minutes: float = Field(
+        30.0, gt=0, le=43_200, description="no new trial starts after this many minutes"
+    )
+    workers: int = Field(1, ge=1, le=256, description="trials proposed at a time")
+    max_folds: int | None = Field(
+        None, ge=1, description="keep only the last N folds of each trial"
+    )
 
 
 @dataclass(frozen=True)

@@ -29,13 +29,17 @@ from ..trials.store import TrialStore
 from .actions import (
     Action,
     ActionRegistry,
+    CancelRunParams,
     CompareModelsParams,
     DataSummaryParams,
     ListModelsParams,
     ListSymbolsParams,
     RunFinancialParams,
+    RunStatusParams,
+    StartResearchParams,
     TrainModelParams,
     TrialStatusParams,
+    TuneModelParams,
 )
 
 if TYPE_CHECKING:
@@ -75,8 +79,12 @@ class UnifiedExecutor:
             lease_s=app.settings.trial_lease_s,
             heartbeat_s=app.settings.trial_heartbeat_s,
         )
-        self.engine = WalkForwardEngine(self.registry, self._fetch)
-        self.runner = TrialRunner(self.engine, self.store, app.audit)
+        self.engine = WalkForwardEngine(
+            self.registry, self._fetch, fold_jobs=app.settings.fold_jobs
+        )
+        self.runner = TrialRunner(
+            self.engine, self.store, app.audit, tracking_uri=app.settings.mlflow_tracking_uri
+        )
         self.actions = ActionRegistry()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlt-trial")
         self._jobs: dict[str, Future] = {}
@@ -161,6 +169,40 @@ class UnifiedExecutor:
                 "Summary and provenance of one symbol's data.",
                 DataSummaryParams,
                 self._data_summary,
+            )
+        )
+        reg(
+            Action(
+                "tune_model",
+                "Tune one registry model's hyper-parameters on one symbol with Optuna (TPE); "
+                "every Optuna trial is a stored walk-forward trial counted toward the DSR.",
+                TuneModelParams,
+                self._tune,
+            )
+        )
+        reg(
+            Action(
+                "run_status",
+                "Status of a background run (or the latest runs): steps done, progress, results.",
+                RunStatusParams,
+                self._run_status,
+            )
+        )
+        reg(
+            Action(
+                "start_research",
+                "Start a goal-driven search in the background (candidates from the goal, a "
+                "sealed holdout judged once at the end); returns the run id at once.",
+                StartResearchParams,
+                self._start_research,
+            )
+        )
+        reg(
+            Action(
+                "cancel_run",
+                "Cancel a background run; a running step stops at its next fold.",
+                CancelRunParams,
+                self._cancel_run,
             )
         )
         for spec in self.registry:
@@ -350,6 +392,13 @@ class UnifiedExecutor:
         )
         return {"ranking": rows, "errors": errors, "best": rows[0]["model_id"]}
 
+    def _tune(self, p: TuneModelParams) -> dict[str, Any]:
+        from ..research.tuning import tune  # loads optuna only when tuning
+
+        self.registry.get(p.model_id)
+        spec = self._spec(p, p.model_id, p.params)
+        return tune(self, spec, p.n_trials, study=p.study, metric=p.metric).to_dict()
+
     def _financial(self, p: RunFinancialParams) -> dict[str, Any]:
         return {
             "model_id": p.model_id,
@@ -399,6 +448,42 @@ class UnifiedExecutor:
             d.update(_deflation(int(res.get("n_trials", 1))))
         d["benchmark"] = res.get("benchmark")
         return d
+
+    @cached_property
+    def runs(self):
+        """The run store, checking steps against this executor's actions."""
+        from ..runs.store import RunStore
+
+        return RunStore.for_executor(self)
+
+    def _run_status(self, p: RunStatusParams) -> dict[str, Any]:
+        from ..runs.store import brief_run
+
+        if p.run_id is None:
+            return {"runs": self.runs.list(limit=5)}
+        return brief_run(self.runs.get(p.run_id))
+
+    def _start_research(self, p: StartResearchParams) -> dict[str, Any]:
+        from ..research.search import SearchConfig, in_sample_end, sealed_from, start_search
+
+        cfg = SearchConfig(**p.model_dump(exclude={"goal_id"}))
+        run_id = start_search(self, cfg, goal_id=p.goal_id or self.goal_id, owner="agent")
+        run = self.runs.get(run_id)
+        seal = sealed_from(self.app, run)
+        return {
+            "run_id": run_id,
+            "status": run["status"],
+            "goal_id": run["goal_id"],
+            "symbol": run["config"]["search"]["symbol"],
+            "budget": run["config"]["budget"],
+            "holdout": {"sealed_from": seal[:10], "in_sample_end": in_sample_end(seal)},
+        }
+
+    def _cancel_run(self, p: CancelRunParams) -> dict[str, Any]:
+        from ..runs.store import brief_run
+
+        self.runs.cancel(p.run_id, actor="agent")
+        return brief_run(self.runs.get(p.run_id))
 
     def _data_summary(self, p: DataSummaryParams) -> dict[str, Any]:
         md = self.app.data.fetch(
