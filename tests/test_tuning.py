@@ -67,7 +67,9 @@ def test_tune_model_stores_every_optuna_trial_as_a_counted_trial(app) -> None:
     assert [t["params"] for t in again["trials"]] == [t["params"] for t in data["trials"]]
     # The same study name resumes the study: its count goes on.
     more = _tune(ex, 1, study="again")
-    assert more["trials"][0]["number"] == 3
+    assert more["trials"][0]["number"] >= 3  # after the study's 3 (a repeated draw is skipped)
+    alphas = [r.spec["params"]["alpha"] for r in _rows(app, "again")]
+    assert len(set(alphas)) == len(alphas) == 4  # no point of the 5-point space run twice
     assert max(r.result["n_trials"] for r in _rows(app, "again")) == 4
     ex.shutdown()
 
@@ -89,6 +91,14 @@ def test_a_model_without_search_space_is_refused(app) -> None:
     mid = next(s.id for s in ex.registry if not s.search_space and s.task == "regression")
     out = ex.execute("tune_model", {"model_id": mid, "n_trials": 1, **QUICK})
     assert not out["success"] and "no search space" in out["error"]
+    ex.shutdown()
+
+
+def test_a_study_name_longer_than_the_trials_column_is_refused(app) -> None:
+    # trials.study is VARCHAR(80): PostgreSQL would reject the insert mid-study.
+    ex = UnifiedExecutor(app)
+    out = ex.execute("tune_model", {"model_id": "ridge", "study": "s" * 81, **QUICK})
+    assert not out["success"] and "study" in out["error"] and "80" in out["error"]
     ex.shutdown()
 
 

@@ -77,7 +77,7 @@ class TuneModelParams(_TrialFields):
     )
     n_trials: int = Field(20, ge=1, le=500, description="Optuna trials (walk-forward trials)")
     study: str | None = Field(
-        None, max_length=120, description="study name; the same name resumes the study"
+        None, max_length=80, description="study name; the same name resumes the study"
     )
     metric: Literal["sharpe", "sortino", "calmar", "cagr", "ic", "rank_ic", "psr"] = Field(
         "sharpe", description="metric the search maximises"
@@ -131,6 +131,12 @@ class StartResearchParams(_Params):
     workers: int = Field(1, ge=1, le=256, description="trials proposed at a time")
     max_folds: int | None = Field(
         None, ge=1, description="keep only the last N folds of each trial"
+    )
+    tune_trials: int = Field(
+        8,
+        ge=1,
+        le=500,
+        description="Optuna trials per candidate with a search space (1 = registry defaults)",
     )
 
 

@@ -44,7 +44,17 @@ def report_data(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def _params_text(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in params.items())
+    return ", ".join(f"{k}={v}" for k, v in params.items() if k != "params")
+
+
+def _tuned_text(row: dict[str, Any]) -> str:
+    """The model parameters a candidate ran with: tuned by Optuna (best of its N trials),
+    or the registry defaults."""
+    model = (row.get("params") or {}).get("params") or {}
+    if row.get("tuned_params") is None:
+        return _params_text(model) or "registry defaults"
+    n = row.get("n_trials", 1)
+    return f"{_params_text(model)} ({f'best of {n} tuned trials' if n > 1 else '1 tuned trial'})"
 
 
 def report_tables(run: dict[str, Any]) -> Group:
@@ -61,13 +71,15 @@ def report_tables(run: dict[str, Any]) -> Group:
         return Group(*parts)
     parts.append(Text(f"Goal: {summary.get('goal')}"))
     board = Table(title="Leaderboard (in sample: walk-forward before the sealed holdout)")
-    for col in ("#", "candidate", "params", "Sharpe", "DSR", "max drawdown", "CAGR", "goal"):
+    cols = ("#", "candidate", "settings", "model params", "Sharpe", "DSR", "max drawdown")
+    for col in (*cols, "CAGR", "goal"):
         board.add_column(col)
     for i, row in enumerate(summary.get("leaderboard", []), 1):
         board.add_row(
             str(i),
             Text(row["candidate"]),
             Text(_params_text(row["params"])),
+            Text(_tuned_text(row)),
             _fmt(row["sharpe"]),
             _fmt(row["dsr"]),
             _fmt(row["max_drawdown"], pct=True),
@@ -80,7 +92,7 @@ def report_tables(run: dict[str, Any]) -> Group:
     stats = Table(title="Overfitting over the run")
     stats.add_column("statistic")
     stats.add_column("value")
-    stats.add_row("N (trials in this run)", str(summary.get("n_trials")))
+    stats.add_row("N (trials in this run, tuned trials included)", str(summary.get("n_trials")))
     stats.add_row("N (trials toward the goal, for the DSR)", str(dsr.get("n_trials", "n/a")))
     stats.add_row("DSR of the best candidate", _fmt(dsr.get("dsr")))
     stats.add_row(
@@ -99,10 +111,11 @@ def report_tables(run: dict[str, Any]) -> Group:
 def _holdout_table(h: dict[str, Any]) -> Any:
     if not h.get("evaluated"):
         return Text(f"Holdout: not evaluated ({h.get('reason', 'no candidate finished')})")
+    params = _params_text(h.get("params") or {}) or "registry defaults"
     t = Table(
         title=f"Holdout verdict for {h.get('candidate')}: "
         + ("goal MET" if h.get("met") else "goal NOT met")
-        + f" ({h.get('period', '')})"
+        + f" ({h.get('period', '')}; model params: {params})"
     )
     for col in ("metric", "constraint", "holdout value", "in sample", "holds"):
         t.add_column(col)
@@ -202,9 +215,10 @@ def summary_text(run: dict[str, Any]) -> str:
     if summary:
         if summary.get("best"):
             dsr = summary.get("run_dsr") or {}
+            board = summary.get("leaderboard") or [{}]
             lines.append(
-                f"Best in sample: {summary['best']} (DSR {_fmt(dsr.get('dsr'))} over "
-                f"N={dsr.get('n_trials')} trials toward the goal)."
+                f"Best in sample: {summary['best']} with {_tuned_text(board[0])} (DSR "
+                f"{_fmt(dsr.get('dsr'))} over N={dsr.get('n_trials')} trials toward the goal)."
             )
         pbo = (summary.get("pbo") or {}).get("pbo")
         if pbo is not None:

@@ -3,30 +3,46 @@
 :func:`start_search` seals the holdout of the run's symbol and stores a run with no step;
 workers then call :func:`plan_search` (registered as the planner of ``search`` runs)
 whenever the run has no open step. Each call reads the finished steps' feedback and
-either proposes the next candidates (at most ``workers`` at a time, never more than
-``max_trials`` steps in all, none once ``max_minutes`` have passed) or, when the
-candidates or the budget are used up, ends the search:
+either proposes the next steps (at most ``workers`` at a time, never more than
+``max_trials`` walk-forward trials in all, none once ``max_minutes`` have passed) or,
+when the candidates or the budget are used up, ends the search:
 
-1. the best in-sample candidate is chosen from the finished steps only (most goal
-   constraints passed in sample, then the highest Sharpe, then the earliest step);
-2. it alone is evaluated once on the sealed holdout;
+1. the best in-sample candidate is chosen from the finished trials only (most goal
+   constraints passed in sample, then the highest Sharpe, then the earliest trial), each
+   candidate by its best tuned trial;
+2. it alone, with its tuned parameters, is evaluated once on the sealed holdout;
 3. the run finishes ``goal_met`` only if every constraint of the goal holds on the
    holdout, else ``budget_spent`` (trials or minutes ran out) or ``exhausted``.
 
-Feedback: a model whose step failed gets no further variants (the same model on the same
-data fails again), and after the first pass (every model at each timeframe's midpoint)
-the remaining variants are tried best model first, by that model's best in-sample Sharpe
-so far. The order is deterministic for the same feedback.
+Tuning: a candidate whose model has a search space gets up to ``tune_trials`` Optuna
+trials (never more than the points in its space), as ``tune_model`` steps of ONE Optuna
+trial each, all in one study named after the run and the candidate
+(:func:`study_name`), so steps of one study run on any worker of any machine and TPE
+reads every trial the study has. The study's first trial is the registry defaults
+(research/tuning.py). Candidates without a search space are ``train_model`` steps. Each
+step's walk-forward trials count toward ``max_trials`` when it is proposed.
 
-The run summary (``runs.summary``) holds the leaderboard, N, the run-level DSR (N = every
-finished trial toward the goal, this run's included), PBO by CSCV over the matrix of the
-run's trials' per-period returns, and the holdout verdict constraint by constraint.
+Feedback: a model whose candidate's first trial failed gets no further variants (the same
+model on the same data fails again). First every candidate gets its first trial: the first
+pass (every model at each timeframe's midpoint), then the remaining variants best model
+first, by that model's best in-sample Sharpe so far. Then the tuning trials, the candidate
+with the best in-sample Sharpe so far first. The order is deterministic for the same
+feedback.
+
+The run summary (``runs.summary``) holds the leaderboard (one row per candidate: its best
+tuned trial), N (every trial the run ran, each tuned trial included), the run-level DSR
+(N = every finished trial toward the goal, this run's included), PBO by CSCV over the
+matrix of every run trial's per-period returns, and the holdout verdict constraint by
+constraint.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeGuard
 
@@ -36,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InputError, MLTrainerError, NotFound, TrialError
 from ..goals import Goal, GoalSystem
-from ..models.registry import build_registry
+from ..models.registry import Registry, build_registry
 from ..runs.planner import FinishReason, register_planner
 from ..trials.overfitting import pbo_cscv, run_dsr
 from ..trials.store import TrialStore
@@ -58,6 +74,7 @@ __all__ = [
     "start_search",
     "plan_search",
     "candidate_key",
+    "study_name",
     "search_summary",
 ]
 
@@ -74,6 +91,8 @@ _TRIAL_SETTINGS = (
     "execution_delay",
     "max_folds",
 )
+_STUDY_MAX = 80
+"""Length of the trials table's ``study`` column."""
 
 
 class SearchConfig(BaseModel):
@@ -96,6 +115,18 @@ class SearchConfig(BaseModel):
     pbo_blocks: int = Field(16, ge=2)
     top_n: int = Field(5, ge=1, le=50)
     """Candidates kept with their equity curves in the summary (for the report)."""
+    tune_trials: int = Field(8, ge=1, le=500)
+    """Optuna trials per candidate whose model has a search space (at most the points in
+    the space); 1 runs every candidate once at its registry defaults."""
+
+
+def study_name(run_id: str, key: str) -> str:
+    """The Optuna study of one candidate of one run: ``<run id>:<candidate key>`` (a hash
+    of the key when that is longer than the trials table's study column)."""
+    name = f"{run_id}:{key}"
+    if len(name) <= _STUDY_MAX:
+        return name
+    return f"{run_id}:{hashlib.sha256(key.encode()).hexdigest()[:20]}"
 
 
 def candidate_key(params: dict[str, Any]) -> str:
@@ -191,26 +222,86 @@ def _step_settings(app: App, run: dict[str, Any], cfg: SearchConfig) -> dict[str
     return settings
 
 
+def _allotment(registry: Registry, cfg: SearchConfig, model_id: str) -> int:
+    """Trials a candidate of ``model_id`` gets: 1, or up to ``tune_trials`` when tuned."""
+    space = registry.get(model_id).search_space
+    points = math.prod(len(v) for v in space.values()) if space else 1
+    return min(cfg.tune_trials, points)
+
+
+def _step_trials(step: dict[str, Any]) -> int:
+    """Walk-forward trials a step runs at most (what the trial budget counts)."""
+    if step["action"] == "tune_model":
+        return int(step["params"].get("n_trials", 1))
+    return 1
+
+
+def _step_sharpes(step: dict[str, Any]) -> list[float]:
+    """In-sample Sharpes of a finished step's completed trials."""
+    if step["status"] != "succeeded":
+        return []
+    outcome = step.get("outcome") or {}
+    if step["action"] == "tune_model":
+        trials = (outcome.get("result") or {}).get("trials") or []
+        values = [t.get("value") for t in trials if t.get("state") == "COMPLETE"]
+    else:
+        values = [(outcome.get("metrics") or {}).get("sharpe")]
+    return [float(v) for v in values if _finite(v)]
+
+
+def _step_failed(step: dict[str, Any]) -> bool:
+    """The step ran no trial to its end (a tune step whose every trial failed included)."""
+    if step["status"] == "failed":
+        return True
+    if step["status"] == "succeeded" and step["action"] == "tune_model":
+        result = (step.get("outcome") or {}).get("result") or {}
+        return not result.get("n_complete")
+    return False
+
+
 def _next_candidates(
-    cands: list[Candidate], steps: list[dict[str, Any]], limit: int
+    cands: list[Candidate],
+    steps: list[dict[str, Any]],
+    limit: int,
+    allot: Callable[[Candidate], int],
 ) -> list[Candidate]:
-    """Untried candidates in search order, adjusted by the feedback (module docstring)."""
-    tried = {candidate_key(s["params"]) for s in steps if s["action"] == "train_model"}
-    failed_models = {s["params"].get("model_id") for s in steps if s["status"] == "failed"}
-    best: dict[str, float] = {}
-    for s in steps:
-        sharpe = ((s.get("outcome") or {}).get("metrics") or {}).get("sharpe")
-        mid = s["params"].get("model_id")
-        if s["status"] == "succeeded" and _finite(sharpe):
-            best[mid] = max(best.get(mid, -math.inf), float(sharpe))
-    first_pass = [c for c in cands if c.level == 0]
-    rest = [c for c in cands if c not in first_pass]
+    """The candidates of the next ``limit`` trials in search order, adjusted by the
+    feedback (module docstring); a candidate appears once per tuning trial."""
+    planned: Counter[str] = Counter()
+    first: dict[str, dict[str, Any]] = {}
+    best_model: dict[str, float] = {}
+    best_key: dict[str, float] = {}
+    for s in sorted(steps, key=lambda s: s["seq"]):
+        key, mid = candidate_key(s["params"]), s["params"].get("model_id")
+        planned[key] += _step_trials(s)
+        first.setdefault(key, s)
+        for sharpe in _step_sharpes(s):
+            best_model[mid] = max(best_model.get(mid, -math.inf), sharpe)
+            best_key[key] = max(best_key.get(key, -math.inf), sharpe)
+    failed_models = {s["params"].get("model_id") for s in first.values() if _step_failed(s)}
+    live = [c for c in cands if c.model_id not in failed_models]
     order = {c.key: i for i, c in enumerate(cands)}
-    rest.sort(key=lambda c: (-best.get(c.model_id, -math.inf), order[c.key]))
-    todo = [
-        c for c in [*first_pass, *rest] if c.key not in tried and c.model_id not in failed_models
-    ]
-    return todo[:limit]
+    first_pass = [c for c in live if c.level == 0]
+    rest = [c for c in live if c.level != 0]
+    rest.sort(key=lambda c: (-best_model.get(c.model_id, -math.inf), order[c.key]))
+    out = [c for c in [*first_pass, *rest] if not planned[c.key]][:limit]
+    tuning = [c for c in live if 0 < planned[c.key] < allot(c)]
+    tuning.sort(key=lambda c: (-best_key.get(c.key, -math.inf), order[c.key]))
+    for c in tuning:
+        out += [c] * min(allot(c) - planned[c.key], limit - len(out))
+    return out[:limit]
+
+
+def _step(
+    run_id: str, c: Candidate, symbol: str, settings: dict[str, Any], trials: int
+) -> dict[str, Any]:
+    """A ``tune_model`` step of one Optuna trial in the candidate's study, or a
+    ``train_model`` step when the candidate is not tuned."""
+    params = c.trial_params(symbol, **settings)
+    if trials <= 1:
+        return {"action": "train_model", "params": params}
+    study = study_name(run_id, c.key)
+    return {"action": "tune_model", "params": {**params, "n_trials": 1, "study": study}}
 
 
 def _finite(x: Any) -> TypeGuard[float]:
@@ -224,16 +315,17 @@ def plan_search(app: App, run: dict[str, Any]) -> list[dict[str, Any]] | FinishR
     goal = _goals(app).get(run["goal_id"])
     registry = build_registry()
     cands = propose_candidates(goal.components, registry, per_term=cfg.per_term).candidates
-    remaining = cfg.max_trials - len(steps)
+    remaining = cfg.max_trials - sum(_step_trials(s) for s in steps)
     out_of_time = _elapsed_minutes(run) >= cfg.max_minutes
     if remaining > 0 and not out_of_time:
-        nxt = _next_candidates(cands, steps, min(cfg.workers, remaining))
+
+        def allot(c: Candidate) -> int:
+            return _allotment(registry, cfg, c.model_id)
+
+        nxt = _next_candidates(cands, steps, min(cfg.workers, remaining), allot)
         if nxt:
             settings = _step_settings(app, run, cfg)
-            return [
-                {"action": "train_model", "params": c.trial_params(cfg.symbol, **settings)}
-                for c in nxt
-            ]
+            return [_step(run["id"], c, cfg.symbol, settings, allot(c)) for c in nxt]
     reason = "budget_spent" if remaining <= 0 or out_of_time else "exhausted"
     summary = search_summary(app, run, goal)
     if summary.get("holdout", {}).get("met"):
@@ -249,46 +341,79 @@ def plan_search(app: App, run: dict[str, Any]) -> list[dict[str, Any]] | FinishR
 
 
 # -- the summary --------------------------------------------------------------------------------
-def _rank_key(row: dict[str, Any]) -> tuple[float, float, int]:
+def _rank_key(row: dict[str, Any]) -> tuple[float, float, int, int]:
     sharpe = row["sharpe"] if _finite(row["sharpe"]) else -math.inf
-    return (-row["constraints_passed"], -sharpe, row["seq"])
+    return (-row["constraints_passed"], -sharpe, row["seq"], row["order"])
 
 
-def _leaderboard(run: dict[str, Any], goal: Goal) -> list[dict[str, Any]]:
-    rows = []
-    for s in run.get("steps", []):
+def _run_trials(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every walk-forward trial the run's finished steps completed, in step order: the
+    trial of a ``train_model`` step, every completed Optuna trial of a ``tune_model``
+    step (with the parameters it tuned)."""
+    out: list[dict[str, Any]] = []
+    for s in sorted(run.get("steps", []), key=lambda s: s["seq"]):
         outcome = s.get("outcome") or {}
-        metrics = outcome.get("metrics")
-        if s["status"] != "succeeded" or not metrics:
+        if s["status"] != "succeeded":
             continue
-        ev = goal.evaluate(metrics, horizon=s["params"].get("horizon"))
-        rows.append(
-            {
-                "seq": s["seq"],
-                "candidate": candidate_key(s["params"]),
-                "model_id": s["params"].get("model_id"),
-                "params": {
-                    k: s["params"].get(k)
-                    for k in ("horizon", "feature_set", "position_rule", "params")
-                    if s["params"].get(k) is not None
-                },
-                "trial_id": s.get("trial_id") or outcome.get("trial_id"),
-                "sharpe": metrics.get("sharpe"),
-                "sharpe_per_period": metrics.get("sharpe_per_period"),
-                "dsr": metrics.get("dsr"),
-                "max_drawdown": metrics.get("max_drawdown"),
-                "cagr": metrics.get("cagr"),
-                "constraints_passed": sum(r.passed for r in ev.results),
-                "constraints_total": len(ev.results),
-                "met_in_sample": ev.met,
-            }
-        )
-    rows.sort(key=_rank_key)
-    return rows
+        base = {"seq": s["seq"], "step_params": s["params"]}
+        if s["action"] == "tune_model":
+            result = outcome.get("result") or {}
+            for t in result.get("trials") or []:
+                if t.get("state") == "COMPLETE" and t.get("trial_id"):
+                    tuned = t.get("params") or {}
+                    study = result.get("study")
+                    out.append({**base, "trial_id": t["trial_id"], "tuned": tuned, "study": study})
+        elif outcome.get("metrics"):
+            tid = s.get("trial_id") or outcome.get("trial_id")
+            if tid:
+                out.append({**base, "trial_id": tid, "tuned": {}, "study": None})
+    return out
 
 
-def _returns(store: TrialStore, trial_id: str) -> pd.Series:
-    equity = store.result(trial_id).equity
+def _trial_row(
+    entry: dict[str, Any], order: int, metrics: dict[str, Any], goal: Goal
+) -> dict[str, Any]:
+    params = entry["step_params"]
+    ev = goal.evaluate(metrics, horizon=params.get("horizon"))
+    model_params = {**(params.get("params") or {}), **entry["tuned"]}
+    shown = {k: params.get(k) for k in ("horizon", "feature_set", "position_rule")}
+    return {
+        "seq": entry["seq"],
+        "order": order,
+        "candidate": candidate_key(params),
+        "model_id": params.get("model_id"),
+        "params": {
+            **{k: v for k, v in shown.items() if v is not None},
+            **({"params": model_params} if model_params else {}),
+        },
+        "tuned_params": entry["tuned"] if entry["study"] else None,
+        "study": entry["study"],
+        "trial_id": entry["trial_id"],
+        "sharpe": metrics.get("sharpe"),
+        "sharpe_per_period": metrics.get("sharpe_per_period"),
+        "dsr": metrics.get("dsr"),
+        "max_drawdown": metrics.get("max_drawdown"),
+        "cagr": metrics.get("cagr"),
+        "constraints_passed": sum(r.passed for r in ev.results),
+        "constraints_total": len(ev.results),
+        "met_in_sample": ev.met,
+    }
+
+
+def _leaderboard(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per candidate, its best trial (by the run's ranking), ranked."""
+    by_candidate: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_candidate.setdefault(row["candidate"], []).append(row)
+    board = []
+    for trials in by_candidate.values():
+        best = min(trials, key=_rank_key)
+        board.append({**best, "n_trials": len(trials)})
+    board.sort(key=_rank_key)
+    return board
+
+
+def _equity_returns(equity: list[Any]) -> pd.Series:
     s = pd.Series([e[1] for e in equity], index=pd.Index([e[0] for e in equity]), dtype=float)
     return s.pct_change().dropna()
 
@@ -319,38 +444,40 @@ def _goal_sharpes(store: TrialStore, goal_id: str) -> list[float]:
 def search_summary(app: App, run: dict[str, Any], goal: Goal) -> dict[str, Any]:
     """Leaderboard, N, run DSR, PBO and the holdout verdict of a search run."""
     cfg = _config(run)
-    board = _leaderboard(run, goal)
     store = TrialStore(app.engine, app.scrub)
-    series: list[pd.Series] = []
+    rows: list[dict[str, Any]] = []
+    returns: dict[str, pd.Series] = {}
+    for entry in _run_trials(run):
+        try:
+            result = store.result(entry["trial_id"])
+        except NotFound:
+            continue
+        rows.append(_trial_row(entry, len(rows), result.metrics, goal))
+        returns[entry["trial_id"]] = _equity_returns(result.equity).rename(entry["trial_id"])
+    board = _leaderboard(rows)
+    series = list(returns.values())  # every trial of the run: PBO's matrix
     curves: dict[str, list[list[Any]]] = {}
-    for row in board:
-        if row["trial_id"]:
-            try:
-                r = _returns(store, row["trial_id"])
-            except NotFound:
-                continue
-            series.append(r.rename(row["candidate"]))
-            if len(curves) < cfg.top_n:
-                curves[row["candidate"]] = [
-                    [str(t), float(v)] for t, v in (1 + r).cumprod().items()
-                ]
+    for row in board[: cfg.top_n]:
+        r = returns[row["trial_id"]]
+        curves[row["candidate"]] = [[str(t), float(v)] for t, v in (1 + r).cumprod().items()]
     sharpes = _goal_sharpes(store, run["goal_id"])
     summary: dict[str, Any] = {
         "goal_id": goal.id,
         "goal": goal.text,
         "symbol": cfg.symbol,
         "n_steps": len(run.get("steps", [])),
-        "n_trials": len(board),
+        "n_trials": len(rows),
+        "n_candidates": len(board),
         "n_trials_goal": len(sharpes),
         "leaderboard": board,
         "pbo": _pbo(series, cfg.pbo_blocks),
         "equity": curves,
-        "trial_sharpes": [row["sharpe"] for row in board],
+        "trial_sharpes": [row["sharpe"] for row in rows],
         "holdout": {"evaluated": False},
     }
     if board:
         best = board[0]
-        best_returns = series[0].to_numpy() if series else np.array([])
+        best_returns = returns[best["trial_id"]].to_numpy() if board else np.array([])
         own = best["sharpe_per_period"]
         d = run_dsr(best_returns, sharpes or [float(own) if _finite(own) else math.nan])
         summary["best"] = best["candidate"]
@@ -369,10 +496,12 @@ def search_summary(app: App, run: dict[str, Any], goal: Goal) -> dict[str, Any]:
 def _evaluate_holdout(
     app: App, run: dict[str, Any], goal: Goal, best: dict[str, Any]
 ) -> dict[str, Any]:
-    """Evaluate the best in-sample candidate, and only it, once on the sealed holdout."""
+    """Evaluate the best in-sample candidate, and only it, once on the sealed holdout,
+    with the parameters of its best tuned trial."""
     store = TrialStore(app.engine, app.scrub)
     try:
-        spec = store.result(best["trial_id"]).spec  # exactly what ran in sample
+        chosen = store.result(best["trial_id"])
+        spec = chosen.spec  # exactly what ran in sample, tuned parameters included
         verdict = evaluate_on_holdout(
             app,
             spec,
@@ -383,17 +512,18 @@ def _evaluate_holdout(
         )
     except MLTrainerError as e:
         return {"evaluated": False, "candidate": best["candidate"], "reason": str(e), "met": False}
-    step = next((s for s in run["steps"] if s["seq"] == best["seq"]), None)
-    in_sample: dict[str, Any] = ((step or {}).get("outcome") or {}).get("metrics") or {}
+    in_sample = chosen.metrics
     constraints = [{**r, "in_sample": in_sample.get(r["metric"])} for r in verdict.results]
     try:
-        curve = _returns(store, verdict.trial_id)
+        curve = _equity_returns(store.result(verdict.trial_id).equity)
         equity = [[str(t), float(v)] for t, v in (1 + curve).cumprod().items()]
     except NotFound:
         equity = []
     return {
         "evaluated": True,
         "candidate": best["candidate"],
+        "params": spec.params,
+        "tuned_params": best.get("tuned_params"),
         "in_sample_trial_id": best["trial_id"],
         "trial_id": verdict.trial_id,
         "met": verdict.met,

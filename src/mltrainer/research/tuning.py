@@ -7,6 +7,15 @@ trials are counted for the DSR of every later one (``TrialStore.counted_trials``
 by study); a trial that fails is stored as failed and marked FAIL in the study, never
 dropped. The mlTrainer trial id is kept as the Optuna trial's user attribute ``trial_id``.
 
+A new study's first trial is the registry defaults (those inside the search space), so a
+tuned model is never judged only on points worse than the untuned one. A study is resumed
+by calling again with its name (one Optuna trial per call is how a search shares a study
+between workers): the sampler is seeded with ``seed`` plus the study's trial count, so a
+resumed study goes on to new points instead of re-drawing its first ones, and with
+``constant_liar`` so that workers tuning one study at once spread out. A draw that repeats
+a point the study already tried is not run while untried points are left (it is kept in
+the study as PRUNED, and the grid's first untried point runs instead).
+
 Storage: Optuna's RDB storage on the app's own database server, so workers on several
 machines share a study. Optuna's table names (``trials``, ``alembic_version``...) collide
 with mlTrainer's, so the study tables live beside them, not among them: on PostgreSQL in
@@ -16,6 +25,7 @@ the schema ``optuna`` of the same database (``search_path``), on SQLite in the f
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from dataclasses import dataclass, field
@@ -80,10 +90,17 @@ class TuneResult:
     """Every Optuna trial of this call: number, trial_id, state, params, value, error."""
     best: dict[str, Any] | None = None
     """The best completed trial of the whole study (None if none completed)."""
+    call_best: dict[str, Any] | None = None
+    """The best completed trial of this call (trial_id, params, value, metrics)."""
 
     def to_dict(self) -> dict[str, Any]:
         done = [t for t in self.trials if t["state"] == "COMPLETE"]
+        mine = self.call_best or (self.trials[-1] if self.trials else {})
         return {
+            # The step's trial (a run step records it): this call's best, else its last.
+            "trial_id": mine.get("trial_id"),
+            **({"metrics": self.call_best["metrics"]} if self.call_best else {}),
+            "trial_ids": [t["trial_id"] for t in self.trials],
             "study": self.study,
             "model_id": self.model_id,
             "metric": self.metric,
@@ -102,6 +119,54 @@ def _encode(choices: tuple[Any, ...]) -> tuple[list[Any], dict[Any, Any]]:
         return list(choices), {c: c for c in choices}
     keys = [repr(c) for c in choices]
     return keys, dict(zip(keys, choices, strict=True))
+
+
+def _defaults(
+    params: dict[str, Any], space: dict[str, tuple[list[Any], dict[Any, Any]]]
+) -> dict[str, Any]:
+    """The model's default (or fixed) values of the tuned keys, as Optuna stores them;
+    keys whose default is not among the choices are left to the sampler."""
+    out: dict[str, Any] = {}
+    for k, (keys, decode) in space.items():
+        hit = [key for key in keys if decode[key] == params.get(k)]
+        if hit:
+            out[k] = hit[0]
+    return out
+
+
+def _point(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(params.items()))
+
+
+def _ask_new_point(st: optuna.Study, space: dict[str, list[Any]]) -> optuna.Trial:
+    """The sampler's next trial, unless it repeats a point the study has tried (finished,
+    failed or running elsewhere) while untried points are left: then that draw is marked
+    PRUNED (``duplicate_of``; no walk-forward trial runs) and the first untried point of
+    the grid is run instead. A small categorical space is so never re-run at random."""
+    import optuna
+
+    dists: dict[str, optuna.distributions.BaseDistribution] = {
+        k: optuna.distributions.CategoricalDistribution(v) for k, v in space.items()
+    }
+    trial = st.ask(dists)
+    tried = {
+        _point(t.params): t.number
+        for t in st.get_trials(deepcopy=False)
+        if t.number != trial.number
+        and t.state.name in ("COMPLETE", "FAIL", "RUNNING")
+        and len(t.params) == len(dists)
+    }
+    if _point(trial.params) not in tried:
+        return trial
+    keys = list(space)
+    points = (dict(zip(keys, p, strict=True)) for p in itertools.product(*space.values()))
+    fresh = next((p for p in points if _point(p) not in tried), None)
+    if fresh is None:  # every point tried: a repeat is all that is left
+        return trial
+    trial.set_user_attr("duplicate_of", tried[_point(trial.params)])
+    st.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    st.enqueue_trial(fresh)
+    return st.ask(dists)
 
 
 def tune(
@@ -123,16 +188,21 @@ def tune(
         raise TrialError(f"model '{mspec.id}' has no search space to tune")
     space = {k: _encode(tuple(v)) for k, v in mspec.search_space.items()}
     name = study or default_study_name(base)
-    sampler = optuna.samplers.TPESampler(seed=base.seed)
     st = optuna.create_study(
         study_name=name,
         storage=optuna_storage(executor.app),
-        sampler=sampler,
         direction="maximize",
         load_if_exists=True,
     )
+    n_before = len(st.get_trials(deepcopy=False))
+    st.sampler = optuna.samplers.TPESampler(seed=base.seed + n_before, constant_liar=True)
+    if n_before == 0:
+        first = _defaults(mspec.params(base.params), space)
+        if first:
+            st.enqueue_trial(first, skip_if_exists=True)
     runner, goal_id = executor.runner, executor.goal_id
     numbers: list[int] = []
+    metrics: dict[int, dict[str, Any]] = {}
 
     def objective(trial: optuna.Trial) -> float:
         numbers.append(trial.number)
@@ -149,13 +219,26 @@ def tune(
         except MLTrainerError as e:  # stored as failed by the runner; FAIL in the study
             trial.set_user_attr("error", str(e))
             raise
+        metrics[trial.number] = result.metrics
         value = result.metrics.get(metric)
         if value is None or not math.isfinite(value):
             trial.set_user_attr("error", f"metric '{metric}' is undefined for this trial")
             raise TrialError(f"metric '{metric}' is undefined for trial {tid}")
         return float(value)
 
-    st.optimize(objective, n_trials=n_trials, catch=(MLTrainerError,), gc_after_trial=False)
+    grid = {k: keys for k, (keys, _d) in space.items()}
+    for _ in range(n_trials):
+        trial = _ask_new_point(st, grid)
+        try:
+            value = objective(trial)
+        except MLTrainerError as e:  # recorded: FAIL in the study, failed in the trials table
+            log.info("tuning trial %s of %s failed: %s", trial.number, name, e)
+            st.tell(trial, state=optuna.trial.TrialState.FAIL)
+            continue
+        except BaseException:  # a stopped step: the trial is not left running
+            st.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        st.tell(trial, value)
     out = TuneResult(name, mspec.id, metric)
     for t in st.get_trials(deepcopy=False):
         if t.number not in numbers:
@@ -170,6 +253,10 @@ def tune(
                 "error": t.user_attrs.get("error"),
             }
         )
+    mine = [t for t in out.trials if t["state"] == "COMPLETE" and t["number"] in metrics]
+    if mine:
+        cb = max(mine, key=lambda t: t["value"] if t["value"] is not None else -math.inf)
+        out.call_best = {**cb, "metrics": metrics[cb["number"]]}
     complete = [t for t in st.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if complete:
         b = max(complete, key=lambda t: t.value if t.value is not None else -math.inf)
