@@ -299,7 +299,8 @@ def worker(
         "-c",
         min=1,
         max=256,
-        help="Worker processes (default MLTRAINER_WORKERS).",
+        help="Worker processes (default MLTRAINER_WORKERS); with MLTRAINER_EXECUTOR=ray, "
+        "Ray tasks in flight (default one per cluster CPU).",
     ),
     once: bool = typer.Option(False, "--once", help="Stop when no claimable step is left."),
     max_seconds: float | None = typer.Option(None, min=0.1, help="Stop after this many seconds."),
@@ -309,7 +310,9 @@ def worker(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on exit."),
 ) -> None:
     """Run queued steps: claim, check, execute, record. Progress goes to stderr. SIGTERM or
-    Ctrl-C stops it gracefully: a running step stops at its next fold and is queued again."""
+    Ctrl-C stops it gracefully: a running step stops at its next fold and is queued again.
+    With MLTRAINER_EXECUTOR=ray the steps run as Ray tasks (MLTRAINER_RAY_ADDRESS) and
+    --concurrency caps the tasks in flight."""
     import signal
     import threading
 
@@ -330,6 +333,22 @@ def worker(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
+    if settings.executor == "ray":  # one driver here; the steps run as Ray tasks
+        from ..runs.ray_backend import run_ray_workers
+
+        make_app(settings).close()  # a database that cannot be used: exit 2 before Ray starts
+        counts = run_ray_workers(
+            settings,
+            stop,
+            once=once,
+            max_seconds=max_seconds,
+            concurrency=concurrency,  # unset: one task per cluster CPU
+            idle_exit_s=idle_exit,
+            on_event=stderr_event,
+        )
+        if as_json:
+            print_json({"executor": "ray", "steps": counts})
+        return
     if n == 1:
         app = make_app(settings)
         try:

@@ -128,11 +128,14 @@ def run_ray_workers(
     max_seconds: float | None = None,
     concurrency: int | None = None,
     poll_s: float = 1.0,
+    idle_exit_s: float | None = None,
     on_event: OnEvent | None = None,
 ) -> dict[str, int]:
-    """Drive Ray tasks until ``stop_event`` is set, ``max_seconds`` pass or (``once``) no
-    work is left; returns the count of steps per final status. Connects to
-    ``settings.ray_address`` (``auto``, an address, or unset: a local Ray) unless Ray is
+    """Drive Ray tasks until ``stop_event`` is set, ``max_seconds`` pass, (``once``) no
+    work is left, or nothing was claimable for ``idle_exit_s`` (the embedded worker of
+    ``chat``/``ask``); returns the count of steps per final status. Connects to
+    ``settings.ray_address`` (``auto`` or an address: a running cluster; ``local``: a new
+    local Ray; unset: Ray's own default, a local Ray when none is found) unless Ray is
     already initialised in this process."""
     from ..app import App
     from ..executor.executor import UnifiedExecutor
@@ -153,6 +156,7 @@ def run_ray_workers(
     store = RunStore.for_executor(executor)
     lease = settings.step_lease_s
     last_requeue = 0.0
+    last_work = time.monotonic()
     say(f"ray driver: {slots} task slots")
     try:
         while not stop.is_set():
@@ -171,10 +175,12 @@ def run_ray_workers(
                     if out is not None:
                         counts[out["status"]] = counts.get(out["status"], 0) + 1
                         say(f"{out['run_id']} step {out['seq']}: {out['status']} on Ray")
+                last_work = time.monotonic()
                 continue
             if plan_runs(app, store, say):
+                last_work = time.monotonic()
                 continue
-            if once:
+            if once or (idle_exit_s is not None and now - last_work >= idle_exit_s):
                 break
             stop.wait(poll_s)
     finally:

@@ -7,7 +7,8 @@ when its run was cancelled or paused, and finishes it with its outcome. A heartb
 thread renews the lease while a long fold runs. When no step is left, the run's planner
 decides what comes next (:func:`mltrainer.runs.planner.plan_next`).
 
-:class:`WorkerPool` runs N such loops in processes ("spawn", each with its own App);
+:class:`WorkerPool` runs N such loops in processes ("spawn", each with its own App, its
+fold pool sized ``max(1, cores // N)`` unless ``MLTRAINER_FOLD_JOBS`` is set);
 :func:`ensure_workers` starts a background ``mltrainer worker`` for ``chat``/``ask`` when
 work is queued and the ``workers`` registry shows no live worker.
 """
@@ -46,6 +47,7 @@ __all__ = [
     "process_step",
     "plan_runs",
     "WorkerPool",
+    "pool_settings",
     "ensure_workers",
     "new_worker_id",
 ]
@@ -362,8 +364,25 @@ def _pool_main(
     )
 
 
+def pool_settings(settings: Settings, concurrency: int, cores: int | None = None) -> Settings:
+    """A pool child's settings. N workers that each fit folds on every core would run N
+    times as many processes as there are cores, so unless ``fold_jobs``
+    (``MLTRAINER_FOLD_JOBS``) is set explicitly each child gets
+    ``fold_jobs = max(1, cores // concurrency)``: the pool uses the cores once."""
+    if settings.fold_jobs is not None:
+        return settings
+    if cores is None:
+        from ..trials.engine import cpu_cores
+
+        cores = cpu_cores()
+    return settings.model_copy(update={"fold_jobs": max(1, cores // max(1, concurrency))})
+
+
 class WorkerPool:
-    """N worker processes ("spawn": each imports afresh and builds its own App)."""
+    """N worker processes ("spawn": each imports afresh and builds its own App). Each
+    child fits a trial's folds with ``max(1, cores // N)`` processes unless
+    ``MLTRAINER_FOLD_JOBS`` is set (:func:`pool_settings`), so workers and fold pools
+    together do not oversubscribe the cores."""
 
     def __init__(
         self,
@@ -377,12 +396,12 @@ class WorkerPool:
     ):
         if settings.executor != "local":
             raise ConfigError(
-                f"MLTRAINER_EXECUTOR={settings.executor} is not available in this version; "
-                "use MLTRAINER_EXECUTOR=local (worker processes on each machine, sharing one "
-                "PostgreSQL database through MLTRAINER_DATABASE_URL)"
+                f"MLTRAINER_EXECUTOR={settings.executor}: a WorkerPool runs local processes; "
+                "Ray steps run through mltrainer.runs.ray_backend.run_ray_workers "
+                "(`mltrainer worker` picks the backend from MLTRAINER_EXECUTOR)"
             )
-        self.settings = settings
         self.concurrency = concurrency or settings.workers
+        self.settings = pool_settings(settings, self.concurrency)
         self._ctx = mp.get_context("spawn")
         self._args = (once, max_seconds, idle_exit_s, quiet)
         self.processes: list[Any] = []
