@@ -8,6 +8,7 @@ servers of :mod:`vendor_servers` (real bundled prices in each vendor's wire form
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,6 +60,27 @@ def settings(settings_factory) -> Settings:
 def app(settings: Settings) -> Iterator[App]:
     with App(settings) as a:
         yield a
+
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+"""The machine's PostgreSQL server (trust auth); tests create databases of their own."""
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test only."""
+    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed")
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as e:
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {e}")
+    name = f"mlt_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,6 @@ from mltrainer.goals import GoalSystem
 from mltrainer.settings import Settings
 
 N = 8
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 # Every worker script starts with _WAIT: imports done, say so, wait for the common start.
 _WAIT = """
@@ -95,23 +93,6 @@ def _head() -> str:
 def _assert_all_ok(results: list[subprocess.CompletedProcess]) -> None:
     for r in results:
         assert r.returncode == 0, f"exit {r.returncode}:\n{r.stderr[-3000:]}"
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test only."""
-    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed")
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as e:
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {e}")
-    name = f"mlt_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def _first_start(tmp_path: Path, database_url: str | None) -> Settings:

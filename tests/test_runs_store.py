@@ -22,7 +22,7 @@ from mltrainer.runs.planner import FinishReason
 from mltrainer.runs.store import RunStore
 from mltrainer.runs.worker import plan_runs
 from mltrainer.settings import Settings
-from test_concurrency import _assert_all_ok, _env, _run_together, pg_url  # noqa: F401
+from test_concurrency import _assert_all_ok, _env, _run_together
 
 CHEAP = {"action": "list_models", "params": {"family": "linear"}}
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
@@ -15,7 +12,6 @@ from mltrainer.executor.executor import UnifiedExecutor
 
 optuna = pytest.importorskip("optuna", reason="optuna is not installed")
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 QUICK = {"symbol": "SPX", "start": "2012-01-01", "end": "2016-12-31", "max_folds": 2}
 
 
@@ -100,23 +96,6 @@ def test_a_study_name_longer_than_the_trials_column_is_refused(app) -> None:
     out = ex.execute("tune_model", {"model_id": "ridge", "study": "s" * 81, **QUICK})
     assert not out["success"] and "study" in out["error"] and "80" in out["error"]
     ex.shutdown()
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test only."""
-    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed")
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as e:
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {e}")
-    name = f"mlt_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def test_tuning_on_postgresql_shares_the_database(settings_factory, pg_url) -> None:
