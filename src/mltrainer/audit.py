@@ -16,6 +16,15 @@ against every one, which catches a truncation below the newest checkpoint, a wip
 re-chain with another key. :meth:`AuditLog.open` refuses to invent a new key for a log
 that already has records.
 
+A state change and its record are one unit: :meth:`AuditLog.append_in` appends inside the
+caller's transaction (SQLite: under its write lock; PostgreSQL: under an advisory lock and
+the head row ``FOR UPDATE``), so a crash or an error before ``COMMIT`` leaves neither and
+concurrent appenders still form one chain. :meth:`AuditLog.append` is the same in a
+transaction of its own. A signed checkpoint is written only after the transaction
+commits (a ``Session`` ``after_commit`` hook; dropped on rollback), so it never names a
+record that was rolled back; a crash between the two only leaves that record for the next
+checkpoint.
+
 Payloads are scrubbed before hashing (:mod:`mltrainer.scrub`): any key that looks like a
 secret (``api_key``, ``token``, ``password``...) is replaced by ``"***"``, and so is every
 configured secret's value wherever it appears (a key a server echoed into an error), so
@@ -34,11 +43,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .audit_checkpoints import Checkpoint, CheckpointFile
+from .db import lock_for_write
 from .db.tables import AuditHeadRow, AuditRecordRow
 from .errors import AuditError, ConfigError
 from .scrub import Scrubber, scrub_secrets
@@ -146,8 +156,9 @@ class AuditLog:
             checkpoints.create()  # a new log: checkpoints start with its first record
         return cls(engine, key, checkpoints, settings.audit_checkpoint_every, scrubber)
 
-    def checkpoint(self) -> bool:
-        """Write a signed checkpoint of the current head now; False if nothing was new."""
+    def checkpoint(self, head: tuple[int, str] | None = None) -> bool:
+        """Write a signed checkpoint of the committed head now (or of ``head``, a committed
+        ``(seq, hash)``); False if nothing was new."""
         if self.checkpoints is None:
             return False
         self._pending[0] = 0
@@ -160,7 +171,7 @@ class AuditLog:
                     self.checkpoints.path,
                 )
             return False
-        return _write_checkpoint(self.checkpoints, self._engine)
+        return _write_checkpoint(self.checkpoints, self._engine, head)
 
     def close(self) -> None:
         """Checkpoint records appended since the last checkpoint (every N > 1 only)."""
@@ -176,58 +187,82 @@ class AuditLog:
 
     # -- writing -----------------------------------------------------------------
     def append(self, kind: str, payload: dict[str, Any], actor: str = "system") -> AuditRecord:
-        """Append one record and return it. Retries if another process appended first."""
-        clean = json.loads(canonical_json(self.scrubber(payload)))
+        """Append one record in a transaction of its own and return it (committed).
+
+        Only for events with no database change of their own; a change and its record go
+        through :meth:`append_in` in one transaction.
+        """
         for _attempt in range(20):
-            with self._lock, Session(self._engine) as s, s.begin():
-                last = s.execute(
-                    select(AuditRecordRow.seq, AuditRecordRow.hash)
-                    .order_by(AuditRecordRow.seq.desc())
-                    .limit(1)
-                ).first()
-                seq = (last[0] + 1) if last else 1
-                prev = last[1] if last else GENESIS
-                ts = datetime.now(UTC).isoformat(timespec="microseconds")
-                body = {
-                    "seq": seq,
-                    "ts": ts,
-                    "kind": kind,
-                    "actor": actor,
-                    "payload": clean,
-                    "prev_hash": prev,
-                }
-                digest = self._digest(prev, body)
-                try:
-                    s.add(
-                        AuditRecordRow(
-                            seq=seq,
-                            ts=ts,
-                            kind=kind,
-                            actor=actor,
-                            payload=canonical_json(clean),
-                            prev_hash=prev,
-                            hash=digest,
-                        )
-                    )
-                    head = s.get(AuditHeadRow, 1)
-                    if head is None:
-                        s.add(AuditHeadRow(id=1, seq=seq, hash=digest))
-                    else:
-                        head.seq, head.hash = seq, digest
-                    s.flush()
-                except IntegrityError:
-                    s.rollback()
-                    continue
-            self._after_append()
-            return AuditRecord(seq, ts, kind, actor, clean, prev, digest)
+            try:
+                with self._lock, Session(self._engine) as s, s.begin():
+                    rec = self.append_in(s, kind, payload, actor)
+                return rec
+            except IntegrityError:  # only where no lock serialises appenders (other dialects)
+                continue
         raise AuditError("could not append to the audit log: too much concurrent writing")
 
-    def _after_append(self) -> None:
+    def append_in(
+        self, session: Session, kind: str, payload: dict[str, Any], actor: str = "system"
+    ) -> AuditRecord:
+        """Append one record inside ``session``'s open transaction and return it.
+
+        The record commits or rolls back with the caller's change. Appenders are serialised
+        by the database: on SQLite the transaction must hold the write lock (it is taken
+        here with ``BEGIN IMMEDIATE`` when the transaction has not written yet), on
+        PostgreSQL by a transaction-scoped advisory lock plus ``FOR UPDATE`` on the head
+        row. So hold no other lock that an appender waits for, and commit soon.
+        """
+        clean = json.loads(canonical_json(self.scrubber(payload)))
+        session.flush()  # the caller's own writes first: nothing waits on a row under our lock
+        pg = _hold_write_lock(session)
+        last = session.execute(
+            select(AuditRecordRow.seq, AuditRecordRow.hash)
+            .order_by(AuditRecordRow.seq.desc())
+            .limit(1)
+        ).first()
+        seq = (last[0] + 1) if last else 1
+        prev = last[1] if last else GENESIS
+        ts = datetime.now(UTC).isoformat(timespec="microseconds")
+        body = {
+            "seq": seq,
+            "ts": ts,
+            "kind": kind,
+            "actor": actor,
+            "payload": clean,
+            "prev_hash": prev,
+        }
+        digest = self._digest(prev, body)
+        session.add(
+            AuditRecordRow(
+                seq=seq,
+                ts=ts,
+                kind=kind,
+                actor=actor,
+                payload=canonical_json(clean),
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
+        head = session.get(AuditHeadRow, 1, with_for_update=pg or None)
+        if head is None:
+            session.add(AuditHeadRow(id=1, seq=seq, hash=digest))
+        else:
+            head.seq, head.hash = seq, digest
+        session.flush()
+        record = AuditRecord(seq, ts, kind, actor, clean, prev, digest)
+        if self.checkpoints is not None:  # checkpointed by _checkpoint_committed, after COMMIT
+            pending = session.info.setdefault(_PENDING, {})
+            n = pending[id(self)][2] if id(self) in pending else 0
+            pending[id(self)] = (self, record, n + 1)
+        return record
+
+    def _committed(self, record: AuditRecord, n: int) -> None:
+        """After the commit of ``n`` records ending with ``record``: checkpoint when due."""
         if self.checkpoints is None:
             return
-        self._pending[0] += 1
+        self._pending[0] += n
         if self._pending[0] >= self._every:
-            self.checkpoint()
+            self.checkpoint(head=(record.seq, record.hash))
 
     # -- reading -----------------------------------------------------------------
     def records(self, kinds: tuple[str, ...]) -> list[AuditRecord]:
@@ -347,8 +382,47 @@ def _had_records(engine: Engine) -> int:
         return n or (1 if s.get(AuditHeadRow, 1) is not None else 0)
 
 
-def _write_checkpoint(checkpoints: CheckpointFile, engine: Engine) -> bool:
+def _hold_write_lock(session: Session) -> bool:
+    """Make ``session``'s transaction the only audit appender until it ends (True on
+    PostgreSQL, where the head row is then also locked ``FOR UPDATE``)."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        # pysqlite opens a transaction only for a write, which takes the write lock; one
+        # that has not written yet takes it now, before the head is read.
+        if not getattr(conn.connection.dbapi_connection, "in_transaction", False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return False
+    if conn.dialect.name == "postgresql":
+        lock_for_write(session, "audit")
+        return True
+    return False
+
+
+_PENDING = "mltrainer.audit.pending"
+"""``session.info`` key: records appended in the open transaction, per log, to checkpoint."""
+
+
+@event.listens_for(Session, "after_commit")
+def _checkpoint_committed(session: Session) -> None:
+    """Checkpoint what a transaction appended once it committed (never before)."""
+    for audit, record, n in session.info.pop(_PENDING, {}).values():
+        try:
+            audit._committed(record, n)
+        except Exception as e:  # the records are committed; the next append checkpoints
+            log.warning("audit checkpoint after commit failed: %s", e)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def _write_checkpoint(
+    checkpoints: CheckpointFile, engine: Engine, committed: tuple[int, str] | None = None
+) -> bool:
     def head() -> tuple[int, str] | None:
+        if committed is not None:
+            return committed
         with Session(engine) as s:
             row = s.execute(
                 select(AuditRecordRow.seq, AuditRecordRow.hash)

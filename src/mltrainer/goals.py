@@ -541,10 +541,10 @@ class GoalSystem:
     """The goal store: at most one active goal; every change is audited.
 
     ``set_goal`` checks the text with the compliance gateway first, so a refused goal
-    leaves the previous one active. Audit records are written after the database commit
-    (an open SQLite write transaction would block the audit writer) but inside a lock held
-    across processes, so concurrent ``goal set`` runs archive each goal exactly once and
-    the log lists every archive and set in the order they happened.
+    leaves the previous one active. Each change and its audit records are one transaction
+    (``AuditLog.append_in``), run inside a lock held across processes, so concurrent
+    ``goal set`` runs archive each goal exactly once, the log lists every archive and set
+    in the order they happened, and a crash never keeps a change without its record.
     """
 
     def __init__(
@@ -615,22 +615,24 @@ class GoalSystem:
                 )
             )
             replaced = [(p.id, p.text) for p in previous]
-        for pid, ptext in replaced:
-            self._audit.append(
-                "goal.archive",
-                {"goal_id": pid, "text": ptext, "reason": f"replaced by {goal.id}"},
+            for pid, ptext in replaced:
+                self._audit.append_in(
+                    s,
+                    "goal.archive",
+                    {"goal_id": pid, "text": ptext, "reason": f"replaced by {goal.id}"},
+                    actor=user,
+                )
+            self._audit.append_in(
+                s,
+                "goal.set",
+                {
+                    "goal_id": goal.id,
+                    "text": goal.text,
+                    "components": goal.components.model_dump(mode="json"),
+                    "previous_goal_id": replaced[-1][0] if replaced else None,
+                },
                 actor=user,
             )
-        self._audit.append(
-            "goal.set",
-            {
-                "goal_id": goal.id,
-                "text": goal.text,
-                "components": goal.components.model_dump(mode="json"),
-                "previous_goal_id": replaced[-1][0] if replaced else None,
-            },
-            actor=user,
-        )
         seal_goal(self._audit, goal.id, actor=user)  # the stored goal joins the chain
         return goal
 
@@ -676,11 +678,12 @@ class GoalSystem:
                 raise NotFound("there is no active goal to archive; set one with set_goal")
             row.status, row.archived_at = "archived", datetime.now(UTC)
             goal = _to_goal(row)
-        self._audit.append(
-            "goal.archive",
-            {"goal_id": goal.id, "text": goal.text, "reason": "archived"},
-            actor=user,
-        )
+            self._audit.append_in(
+                s,
+                "goal.archive",
+                {"goal_id": goal.id, "text": goal.text, "reason": "archived"},
+                actor=user,
+            )
         return goal
 
     def evaluate(

@@ -6,7 +6,9 @@ with a conditional update (``WHERE status = 'running' AND worker_id = me``), so 
 completed exactly once even when a lease expired and a second worker took it over. The
 run's counters and, for batch and plan runs, its final status are written in the same
 transaction as the step that made them so (a search run is finished by its planner).
-Every state change except a claim or a beat is audited after its transaction commits.
+Every state change except a claim or a beat is audited in its own transaction
+(``AuditLog.append_in``), so a crash never keeps a change without its record or a record
+of a change that was rolled back.
 """
 
 from __future__ import annotations
@@ -167,10 +169,11 @@ class RunStore:
             for i, c in enumerate(checked)
         ]
 
-    def _audit_refused(self, run_id: str, rows: list[RunStepRow], actor: str) -> None:
+    def _audit_refused(self, s: Session, run_id: str, rows: list[RunStepRow], actor: str) -> None:
         for r in rows:
             if r.status == "refused":
-                self._audit.append(
+                self._audit.append_in(
+                    s,
                     "step.refused",
                     {"run_id": run_id, "seq": r.seq, "action": r.action, "reason": r.error},
                     actor=actor,
@@ -199,9 +202,11 @@ class RunStore:
             return run.finish_reason
         return None
 
-    def _audit_finish(self, run_id: str, reason: str | None, actor: str) -> None:
+    def _audit_finish(self, s: Session, run_id: str, reason: str | None, actor: str) -> None:
         if reason is not None:
-            self._audit.append("run.finish", {"run_id": run_id, "reason": reason}, actor=actor)
+            self._audit.append_in(
+                s, "run.finish", {"run_id": run_id, "reason": reason}, actor=actor
+            )
 
     def _run(self, s: Session, run_id: str, lock: bool = False) -> RunRow:
         q = select(RunRow).where(RunRow.id == run_id)
@@ -253,21 +258,21 @@ class RunStore:
             s.add_all(rows)
             s.flush()
             reason = self._settle(s, run, now) if approved else None
-            status = run.status
-        self._audit.append(
-            "run.create",
-            {
-                "run_id": run_id,
-                "kind": kind,
-                "status": status,
-                "goal_id": goal_id,
-                "config": config or {},
-                "steps": [{"seq": r.seq, "action": r.action, "params": r.params} for r in rows],
-            },
-            actor=owner,
-        )
-        self._audit_refused(run_id, rows, owner)
-        self._audit_finish(run_id, reason, owner)
+            self._audit.append_in(
+                s,
+                "run.create",
+                {
+                    "run_id": run_id,
+                    "kind": kind,
+                    "status": run.status,
+                    "goal_id": goal_id,
+                    "config": config or {},
+                    "steps": [{"seq": r.seq, "action": r.action, "params": r.params} for r in rows],
+                },
+                actor=owner,
+            )
+            self._audit_refused(s, run_id, rows, owner)
+            self._audit_finish(s, run_id, reason, owner)
         return run_id
 
     def add_steps(self, run_id: str, steps: Sequence[Any], actor: str = "system") -> list[int]:
@@ -289,15 +294,16 @@ class RunStore:
             s.flush()
             ids = [r.id for r in rows]
             self._settle(s, run, now)
-        self._audit.append(
-            "run.add_steps",
-            {
-                "run_id": run_id,
-                "steps": [{"seq": r.seq, "action": r.action, "params": r.params} for r in rows],
-            },
-            actor=actor,
-        )
-        self._audit_refused(run_id, rows, actor)
+            self._audit.append_in(
+                s,
+                "run.add_steps",
+                {
+                    "run_id": run_id,
+                    "steps": [{"seq": r.seq, "action": r.action, "params": r.params} for r in rows],
+                },
+                actor=actor,
+            )
+            self._audit_refused(s, run_id, rows, actor)
         return ids
 
     # -- run control ---------------------------------------------------------------------------
@@ -328,8 +334,12 @@ class RunStore:
                 run.status, run.finish_reason, run.finished_at = "cancelled", "cancelled", now
             run.updated_at = now
             self._settle(s, run, now)
-        kind = {"approved": "approve", "paused": "pause", "resumed": "resume"}.get(verb, "cancel")
-        self._audit.append(f"run.{kind}", {"run_id": run_id, "status": run.status}, actor=actor)
+            kind = {"approved": "approve", "paused": "pause", "resumed": "resume"}.get(
+                verb, "cancel"
+            )
+            self._audit.append_in(
+                s, f"run.{kind}", {"run_id": run_id, "status": run.status}, actor=actor
+            )
         return run
 
     def approve(self, run_id: str, actor: str = "user") -> None:
@@ -373,11 +383,12 @@ class RunStore:
             run.summary = self._scrub(summary) if summary is not None else run.summary
             run.error = self._scrub.text(error) if error else None
             self._settle(s, run, now)
-        self._audit.append(
-            "run.finish",
-            {"run_id": run_id, "reason": reason, "error": error, "summary": summary},
-            actor=actor,
-        )
+            self._audit.append_in(
+                s,
+                "run.finish",
+                {"run_id": run_id, "reason": reason, "error": error, "summary": summary},
+                actor=actor,
+            )
         return True
 
     def set_summary(self, run_id: str, summary: dict[str, Any]) -> None:
@@ -496,16 +507,16 @@ class RunStore:
                 select(RunStepRow.seq, RunStepRow.action).where(RunStepRow.id == step_id)
             ).one()
             reason = self._settle(s, run, now)
-        kind = {"succeeded": "step.done", "failed": "step.failed"}.get(status, f"step.{status}")
-        payload: dict[str, Any] = {"run_id": run_id, "seq": seq, "action": action}
-        if status == "refused":
-            payload["reason"] = clean_error
-        elif error:
-            payload["error"] = clean_error
-        if clean_outcome:
-            payload["outcome"] = {k: v for k, v in clean_outcome.items() if k != "result"}
-        self._audit.append(kind, payload, actor=actor)
-        self._audit_finish(run_id, reason, actor)
+            kind = {"succeeded": "step.done", "failed": "step.failed"}.get(status, f"step.{status}")
+            payload: dict[str, Any] = {"run_id": run_id, "seq": seq, "action": action}
+            if status == "refused":
+                payload["reason"] = clean_error
+            elif error:
+                payload["error"] = clean_error
+            if clean_outcome:
+                payload["outcome"] = {k: v for k, v in clean_outcome.items() if k != "result"}
+            self._audit.append_in(s, kind, payload, actor=actor)
+            self._audit_finish(s, run_id, reason, actor)
         return True
 
     def release(self, step_id: int, worker_id: str, why: str, actor: str = "worker") -> bool:
@@ -533,9 +544,9 @@ class RunStore:
             if not getattr(res, "rowcount", 0):
                 return False
             run_id = s.scalar(select(RunStepRow.run_id).where(RunStepRow.id == step_id))
-        self._audit.append(
-            "step.released", {"run_id": run_id, "step_id": step_id, "why": why}, actor=actor
-        )
+            self._audit.append_in(
+                s, "step.released", {"run_id": run_id, "step_id": step_id, "why": why}, actor=actor
+            )
         return True
 
     def requeue_expired(self, lease_s: float, actor: str = "worker") -> list[dict[str, Any]]:
@@ -578,11 +589,11 @@ class RunStore:
                 reason = self._settle(s, self._run(s, run_id, lock=True), now)
                 if reason:
                     finished.append((run_id, reason))
-        for d in done:
-            kind = "step.requeued" if "requeued" in d else "step.failed"
-            self._audit.append(kind, d, actor=actor)
-        for run_id, reason in finished:
-            self._audit_finish(run_id, reason, actor)
+            for d in done:
+                kind = "step.requeued" if "requeued" in d else "step.failed"
+                self._audit.append_in(s, kind, d, actor=actor)
+            for run_id, reason in finished:
+                self._audit_finish(s, run_id, reason, actor)
         return done
 
     def runs_to_plan(self) -> list[dict[str, Any]]:

@@ -111,13 +111,8 @@ class TrialRunner:
         are; a ``trial.resume`` record names the owner that died. Done, failed and
         live trials are refused (:class:`TrialError` saying why).
         """
-        before = self.store.claim(trial_id)
+        before = self.store.claim(trial_id, self.audit, actor)  # audited in the same transaction
         spec = TrialSpec.from_stored(before["spec"])
-        self.audit.append(
-            "trial.resume",
-            {"trial_id": trial_id, "spec_hash": before["spec_hash"], "previous": before["owner"]},
-            actor=actor,
-        )
         return self.execute(
             trial_id,
             spec,

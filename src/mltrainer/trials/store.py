@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
@@ -23,6 +23,9 @@ from ..process import Owner
 from ..scrub import Scrubber
 from .counting import TrialCount, question
 from .spec import TrialResult, TrialSpec
+
+if TYPE_CHECKING:
+    from ..audit import AuditLog
 
 __all__ = ["TrialStore", "new_trial_id"]
 
@@ -118,12 +121,15 @@ class TrialStore:
             )
             return bool(getattr(res, "rowcount", 0))
 
-    def claim(self, trial_id: str) -> dict[str, Any]:
+    def claim(
+        self, trial_id: str, audit: AuditLog | None = None, actor: str = "system"
+    ) -> dict[str, Any]:
         """Take over an interrupted trial for this process and return it (full dict).
 
         Refuses, with the reason, a trial that is done, failed, or still owned by a live
         process. The check and the take-over are one exclusive transaction, so two
-        resumes of the same trial cannot both win.
+        resumes of the same trial cannot both win; with ``audit`` its ``trial.resume``
+        record is written in that transaction too.
         """
         me = Owner.me()
         with Session(self._engine) as s, s.begin():
@@ -137,6 +143,17 @@ class TrialStore:
             before = self._to_dict(row, full=True)
             row.status, row.owner_pid, row.owner_host = "running", me.pid, me.host
             row.heartbeat_at = datetime.now(UTC)
+            if audit is not None:
+                audit.append_in(
+                    s,
+                    "trial.resume",
+                    {
+                        "trial_id": trial_id,
+                        "spec_hash": before["spec_hash"],
+                        "previous": before["owner"],
+                    },
+                    actor=actor,
+                )
             return before
 
     @staticmethod
@@ -207,15 +224,30 @@ class TrialStore:
         return TrialResult.model_validate(d["result"])
 
     def list(
-        self, limit: int = 50, goal_id: str | None = None, model_id: str | None = None
+        self,
+        limit: int = 50,
+        goal_id: str | None = None,
+        model_id: str | None = None,
+        *,
+        symbol: str | None = None,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
+        """Trials newest first, filtered; ``offset`` skips that many (paging)."""
+        q = self._filtered(select(TrialRow), goal_id, model_id, symbol)
+        q = q.order_by(TrialRow.created_at.desc(), TrialRow.id.desc()).offset(offset).limit(limit)
         with Session(self._engine) as s:
-            q = select(TrialRow).order_by(TrialRow.created_at.desc()).limit(limit)
-            if goal_id:
-                q = q.where(TrialRow.goal_id == goal_id)
-            if model_id:
-                q = q.where(TrialRow.model_id == model_id)
             return [self._to_dict(r, full=False) for r in s.scalars(q)]
+
+    @staticmethod
+    def _filtered(q: Any, goal_id: str | None, model_id: str | None, symbol: str | None) -> Any:
+        for col, value in (
+            (TrialRow.goal_id, goal_id),
+            (TrialRow.model_id, model_id),
+            (TrialRow.symbol, symbol),
+        ):
+            if value:
+                q = q.where(col == value)
+        return q
 
     def counted_trials(
         self, spec: TrialSpec, *, goal_id: str | None = None, study: str | None = None
@@ -261,9 +293,13 @@ class TrialStore:
                     sharpes.append(float(sharpe))
         return TrialCount(n, sharpes)
 
-    def count(self) -> int:
+    def count(
+        self, goal_id: str | None = None, model_id: str | None = None, symbol: str | None = None
+    ) -> int:
+        """How many trials match the filters of :meth:`list` (all, unfiltered)."""
+        q = self._filtered(select(func.count()).select_from(TrialRow), goal_id, model_id, symbol)
         with Session(self._engine) as s:
-            return int(s.scalar(select(func.count()).select_from(TrialRow)) or 0)
+            return int(s.scalar(q) or 0)
 
     def _to_dict(self, r: TrialRow, full: bool) -> dict[str, Any]:
         d: dict[str, Any] = {
