@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     """Where workers run steps: local processes, or Ray tasks (``ray_address``)."""
     ray_address: str | None = None
     """``auto`` or a Ray cluster address, for ``executor = "ray"``."""
+    api_max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    """Largest REST API request body accepted (bytes); a larger one is refused with 413
+    before it is read."""
     fold_jobs: int | None = Field(None, ge=1, le=1024)
     """Processes that fit a trial's folds in parallel; unset = one per core, 1 = sequential
     (see :mod:`mltrainer.trials.engine` for how model threads are kept from oversubscribing)."""

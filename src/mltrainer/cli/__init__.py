@@ -45,6 +45,8 @@ def _register_optional() -> None:
         ("agent", None),
         ("runs", None),
         ("research", "research"),
+        ("tokens", "token"),
+        ("serve", None),
     ):
         try:
             mod = importlib.import_module(f"{__package__}.{module}")

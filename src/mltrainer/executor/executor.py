@@ -147,7 +147,7 @@ class UnifiedExecutor:
                 "list_models",
                 "List registry models, optionally by family or task.",
                 ListModelsParams,
-                self._list_models,
+                self.list_models,
             )
         )
         reg(
@@ -408,7 +408,9 @@ class UnifiedExecutor:
     def _fin_fetch(self, symbol: str, start=None, end=None):
         return self._fetch(symbol, start=start, end=end)
 
-    def _list_models(self, p: ListModelsParams) -> dict[str, Any]:
+    def list_models(self, p: ListModelsParams) -> dict[str, Any]:
+        """Registry and financial models matching ``p`` (the ``list_models`` action; the API's
+        ``GET /models`` calls it directly so both answer alike)."""
         specs = self.registry.filter(family=p.family, task=p.task)
         models = [
             {
