@@ -250,3 +250,46 @@ def test_four_processes_append_one_contiguous_chain_sqlite(tmp_path: Path):
 @pytest.mark.slow  # starts several real processes
 def test_four_processes_append_one_contiguous_chain_postgres(tmp_path: Path, pg_url: str):
     _append_in_processes(tmp_path, pg_url)
+
+
+QUICK_SPEC = {"start": "2014-01-01", "end": "2016-12-31", "window_size": 252, "max_folds": 2}
+
+
+def test_a_trial_whose_create_record_fails_is_not_stored(app: App, monkeypatch):
+    ex = UnifiedExecutor(app)
+    _fail_digest_for(app.audit, "trial.create", monkeypatch)
+    with pytest.raises(Boom):
+        ex.runner.create(TrialSpec(model_id="ridge", symbol="SPX", **QUICK_SPEC))
+    assert _count(app, TrialRow) == 0
+    ex.shutdown()
+
+
+@pytest.mark.parametrize("kind", ["trial.done", "trial.seal"])
+def test_a_result_whose_done_record_or_seal_fails_is_not_stored_as_done(
+    app: App, monkeypatch, kind: str
+):
+    """The result, its trial.done record and its seal are one unit: a result is never
+    stored done without its seal (it would read as 'unsealed' after a crash)."""
+    ex = UnifiedExecutor(app)
+    spec = TrialSpec(model_id="ridge", symbol="SPX", **QUICK_SPEC)
+    tid = ex.runner.create(spec)
+    _fail_digest_for(app.audit, kind, monkeypatch)
+    with pytest.raises(Boom):
+        ex.runner.execute(tid, spec)
+    row = TrialStore(app.engine).get(tid)
+    assert row["result"] is None and row["status"] != "done"
+    kinds = [r.kind for r in app.audit.tail(50)]
+    assert "trial.done" not in kinds and "trial.seal" not in kinds
+    assert app.audit.verify().ok
+    ex.shutdown()
+
+
+def test_a_finished_trial_is_sealed_in_its_own_transaction(app: App):
+    from mltrainer.seals import check_seal
+
+    ex = UnifiedExecutor(app)
+    tid, _ = ex.run_trial(TrialSpec(model_id="ridge", symbol="SPX", **QUICK_SPEC))
+    assert check_seal(app.audit, "trial.seal", tid) == "matches"
+    kinds = [r.kind for r in app.audit.tail(50) if r.payload.get("trial_id") == tid]
+    assert kinds[-2:] == ["trial.done", "trial.seal"]
+    ex.shutdown()

@@ -22,7 +22,15 @@ from sqlalchemy.orm import Session
 from .audit import AuditLog, AuditRecord, canonical_json
 from .db.tables import GoalRow, TrialRow
 
-__all__ = ["SealReport", "check_seal", "content_sha256", "seal_goal", "seal_trial", "verify_seals"]
+__all__ = [
+    "SealReport",
+    "check_seal",
+    "content_sha256",
+    "seal_goal",
+    "seal_in",
+    "seal_trial",
+    "verify_seals",
+]
 
 
 def content_sha256(content: Any) -> str:
@@ -73,14 +81,26 @@ _KINDS = {
 }
 
 
-def _seal(audit: AuditLog, kind: str, subject_id: str, actor: str) -> AuditRecord:
+def seal_in(
+    session: Session, audit: AuditLog, kind: str, subject_id: str, actor: str = "system"
+) -> AuditRecord:
+    """Seal a row inside ``session``'s open transaction: the seal commits (or rolls back)
+    with the change it pins. The row is flushed and re-read first, so the hash is taken of
+    the database's own representation, exactly as later checks read it."""
     k = _KINDS[kind]
-    with Session(audit.engine) as s:
-        row = s.get(k.table, subject_id)
-        if row is None or not k.sealable(row):
-            raise ValueError(f"cannot seal {k.noun} '{subject_id}': nothing is stored")
-        digest = content_sha256(k.content(row))
-    return audit.append(kind, {k.id_key: subject_id, "sha256": digest}, actor=actor)
+    session.flush()
+    row = session.get(k.table, subject_id)
+    if row is not None:
+        session.refresh(row)
+    if row is None or not k.sealable(row):
+        raise ValueError(f"cannot seal {k.noun} '{subject_id}': nothing is stored")
+    digest = content_sha256(k.content(row))
+    return audit.append_in(session, kind, {k.id_key: subject_id, "sha256": digest}, actor=actor)
+
+
+def _seal(audit: AuditLog, kind: str, subject_id: str, actor: str) -> AuditRecord:
+    with Session(audit.engine) as s, s.begin():
+        return seal_in(s, audit, kind, subject_id, actor)
 
 
 def seal_trial(audit: AuditLog, trial_id: str, actor: str = "system") -> AuditRecord:

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from ..audit import AuditLog
 from ..errors import MLTrainerError
-from ..seals import seal_trial
 from .engine import WalkForwardEngine
 from .heartbeat import Heartbeat
 from .spec import TrialResult, TrialSpec
@@ -42,13 +41,7 @@ class TrialRunner:
         actor: str = "system",
     ) -> str:
         self.engine.registry.get(spec.model_id)  # unknown models fail before a row exists
-        tid = self.store.create(spec, goal_id=goal_id, study=study)
-        self.audit.append(
-            "trial.create",
-            {"trial_id": tid, "spec": spec.canonical(), "goal_id": goal_id, "study": study},
-            actor=actor,
-        )
-        return tid
+        return self.store.create(spec, goal_id=goal_id, study=study, audit=self.audit, actor=actor)
 
     def execute(
         self,
@@ -69,29 +62,13 @@ class TrialRunner:
                     spec, on_fold=on_fold, n_trials=counted.n + 1, other_sharpes=counted.sharpes
                 )
         except MLTrainerError as e:
-            self.store.fail(trial_id, str(e))
-            self.audit.append("trial.failed", {"trial_id": trial_id, "error": str(e)}, actor=actor)
+            self.store.fail(trial_id, str(e), audit=self.audit, actor=actor)
             raise
         except Exception as e:  # an unexpected bug: record it, never report success
-            self.store.fail(trial_id, f"{type(e).__name__}: {e}")
-            self.audit.append(
-                "trial.failed",
-                {"trial_id": trial_id, "error": f"{type(e).__name__}: {e}"},
-                actor=actor,
-            )
+            self.store.fail(trial_id, f"{type(e).__name__}: {e}", audit=self.audit, actor=actor)
             raise
-        self.store.finish(trial_id, result)
-        self.audit.append(
-            "trial.done",
-            {
-                "trial_id": trial_id,
-                "spec_hash": result.spec_hash,
-                "data_sha256": result.data_sha256,
-                "metrics": result.metrics,
-            },
-            actor=actor,
-        )
-        seal_trial(self.audit, trial_id, actor=actor)  # the stored result joins the chain
+        # the result, its trial.done record and its seal commit as one unit
+        self.store.finish(trial_id, result, audit=self.audit, actor=actor)
         if self.tracking_uri:
             from .tracking import log_trial
 

@@ -65,7 +65,11 @@ class TrialStore:
         goal_id: str | None = None,
         study: str | None = None,
         status: str = "queued",
+        audit: AuditLog | None = None,
+        actor: str = "system",
     ) -> str:
+        """Store a new trial row; with ``audit`` its ``trial.create`` record is written in
+        the same transaction (the row never exists without its record)."""
         tid = new_trial_id()
         me, now = Owner.me(), datetime.now(UTC)
         with Session(self._engine) as s, s.begin():
@@ -86,6 +90,13 @@ class TrialStore:
                     spec_hash=spec.spec_hash(),
                 )
             )
+            if audit is not None:
+                audit.append_in(
+                    s,
+                    "trial.create",
+                    {"trial_id": tid, "spec": spec.canonical(), "goal_id": goal_id, "study": study},
+                    actor=actor,
+                )
         return tid
 
     def set_status(self, trial_id: str, status: str) -> None:
@@ -185,7 +196,15 @@ class TrialStore:
         age = ((now or datetime.now(UTC)) - last).total_seconds()
         return "interrupted" if age > self.lease_s else row.status
 
-    def finish(self, trial_id: str, result: TrialResult) -> None:
+    def finish(
+        self,
+        trial_id: str,
+        result: TrialResult,
+        audit: AuditLog | None = None,
+        actor: str = "system",
+    ) -> None:
+        """Store a finished trial's result; with ``audit`` its ``trial.done`` record and its
+        seal (:mod:`mltrainer.seals`) commit in the same transaction."""
         with Session(self._engine) as s, s.begin():
             row = s.get(TrialRow, trial_id)
             if row is None:
@@ -195,9 +214,27 @@ class TrialStore:
             row.result = result.model_dump(mode="json")
             row.data_hash = result.data_sha256
             row.sharpe = result.metrics.get("sharpe")
+            if audit is not None:
+                from ..seals import seal_in
 
-    def fail(self, trial_id: str, error: str) -> None:
-        """Mark a trial failed; ``error`` is stored with every configured secret scrubbed."""
+                audit.append_in(
+                    s,
+                    "trial.done",
+                    {
+                        "trial_id": trial_id,
+                        "spec_hash": result.spec_hash,
+                        "data_sha256": result.data_sha256,
+                        "metrics": result.metrics,
+                    },
+                    actor=actor,
+                )
+                seal_in(s, audit, "trial.seal", trial_id, actor=actor)
+
+    def fail(
+        self, trial_id: str, error: str, audit: AuditLog | None = None, actor: str = "system"
+    ) -> None:
+        """Mark a trial failed; ``error`` is stored with every configured secret scrubbed.
+        With ``audit`` the ``trial.failed`` record is written in the same transaction."""
         with Session(self._engine) as s, s.begin():
             row = s.get(TrialRow, trial_id)
             if row is None:
@@ -205,6 +242,10 @@ class TrialStore:
             row.status = "failed"
             row.finished_at = datetime.now(UTC)
             row.error = self._scrub.text(error)
+            if audit is not None:
+                audit.append_in(
+                    s, "trial.failed", {"trial_id": trial_id, "error": error}, actor=actor
+                )
 
     def get(self, trial_id: str) -> dict[str, Any]:
         with Session(self._engine) as s:
