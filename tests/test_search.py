@@ -3,6 +3,8 @@ once, and a goal met in sample but not on the holdout reported as not met."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from mltrainer.app import App
@@ -97,6 +99,7 @@ def test_no_new_trial_after_max_minutes(settings: Settings):
         ex = UnifiedExecutor(app)
         cfg = SearchConfig(symbol="SPX", max_trials=50, max_minutes=0.001, max_folds=2)
         run_id = start_search(ex, cfg)
+        time.sleep(0.2)  # the 0.06 s budget is spent before any worker plans (no race)
         run_worker(settings, once=True)
         run = ex.runs.get(run_id)
         assert run["finish_reason"] == "budget_spent"
