@@ -107,6 +107,16 @@ class ClaimedStep:
     worker_id: str
 
 
+def _owned_by(step_id: int, worker_id: str) -> tuple[Any, ...]:
+    """The step is running and still claimed by ``worker_id``: the one condition under which
+    a worker may beat, finish or release it (what makes completion exactly-once)."""
+    return (
+        RunStepRow.id == step_id,
+        RunStepRow.status == "running",
+        RunStepRow.worker_id == worker_id,
+    )
+
+
 class RunStore:
     def __init__(
         self,
@@ -454,12 +464,7 @@ class RunStore:
         with self._session() as s, s.begin():
             res = s.execute(
                 update(RunStepRow)
-                .where(
-                    RunStepRow.id == step_id,
-                    RunStepRow.status == "running",
-                    RunStepRow.worker_id == worker_id,
-                    RunStepRow.run_id.in_(active),
-                )
+                .where(*_owned_by(step_id, worker_id), RunStepRow.run_id.in_(active))
                 .values(**values)
             )
             return bool(getattr(res, "rowcount", 0))
@@ -488,11 +493,7 @@ class RunStore:
             run = self._run(s, run_id, lock=True)
             res = s.execute(
                 update(RunStepRow)
-                .where(
-                    RunStepRow.id == step_id,
-                    RunStepRow.status == "running",
-                    RunStepRow.worker_id == worker_id,
-                )
+                .where(*_owned_by(step_id, worker_id))
                 .values(
                     status=status,
                     finished_at=now,
@@ -526,11 +527,7 @@ class RunStore:
             self._exclusive(s)
             res = s.execute(
                 update(RunStepRow)
-                .where(
-                    RunStepRow.id == step_id,
-                    RunStepRow.status == "running",
-                    RunStepRow.worker_id == worker_id,
-                )
+                .where(*_owned_by(step_id, worker_id))
                 .values(
                     status="queued",
                     attempts=RunStepRow.attempts - 1,
