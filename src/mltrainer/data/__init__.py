@@ -6,8 +6,9 @@ pandas (behind :class:`MarketData`) only once data is read.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_names
 
 if TYPE_CHECKING:
     from .market import MarketData, content_hash
@@ -24,8 +25,4 @@ _HOME = {
     "CatalogueEntry": "service",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+__getattr__ = lazy_names(__name__, _HOME)

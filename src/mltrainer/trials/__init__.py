@@ -6,8 +6,9 @@ the CLI does for ``--help``, does not pull in the engine's scipy and pandas.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_names
 
 if TYPE_CHECKING:
     from .engine import WalkForwardEngine, plan_folds
@@ -23,8 +24,4 @@ _HOME = {
     "FoldResult": "spec",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+__getattr__ = lazy_names(__name__, _HOME)
