@@ -51,6 +51,8 @@ def test_the_route_table_covers_every_resource(client: TestClient):
         "memory",
         "audit",
         "chat",
+        "conversations",
+        "metrics",
     ):
         assert any(p.startswith(f"{API_PREFIX}/{part}") for p in paths), part
 

@@ -563,6 +563,33 @@ class UnifiedMemory:
         with self._engine.connect() as conn:
             return [_to_message(r) for r in conn.execute(q).mappings()]
 
+    def conversations(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Conversations with stored messages, most recently active first:
+        ``[{"id", "messages", "first_at", "last_at"}]``."""
+        q = (
+            select(
+                _T.c.conversation_id,
+                func.count().label("n"),
+                func.min(_T.c.ts).label("first"),
+                func.max(_T.c.ts).label("last"),
+                func.max(_T.c.id).label("newest"),
+            )
+            .where(_T.c.conversation_id.is_not(None))
+            .group_by(_T.c.conversation_id)
+            .order_by(func.max(_T.c.id).desc())
+            .limit(max(0, int(limit)))
+        )
+        with self._engine.connect() as conn:
+            return [
+                {
+                    "id": r.conversation_id,
+                    "messages": int(r.n),
+                    "first_at": _utc(r.first),
+                    "last_at": _utc(r.last),
+                }
+                for r in conn.execute(q)
+            ]
+
     def by_topic(self, topic: str, limit: int = 20) -> list[MemoryMessage]:
         """Messages tagged exactly ``topic`` (e.g. ``"model:lightgbm"``), newest first."""
         needle = json.dumps(topic)

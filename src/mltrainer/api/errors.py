@@ -2,7 +2,8 @@
 
 Body: ``{"type", "title", "status", "detail"}``. ``NotFound`` is 404, ``ComplianceError``
 403 with the gateway's reason, bad input (``InputError``, ``ConfigError``, ``DataError``,
-``ModelError``, ``TrialError``, pydantic validation) 422; anything else is 500 with a
+``ModelError``, ``TrialError``, pydantic validation) 422, a language-model provider that
+failed (``ProviderError``) 502; anything else is 500 with a
 generic message and the traceback goes to the server log only. Every detail passes the
 App's scrubber, so no configured secret leaves in a response.
 """
@@ -27,11 +28,12 @@ from ..errors import (
     MLTrainerError,
     ModelError,
     NotFound,
+    ProviderError,
     TrialError,
     describe_validation_error,
 )
 
-__all__ = ["install_error_handlers", "BodySizeLimit", "status_of", "problem"]
+__all__ = ["install_error_handlers", "BodySizeLimit", "status_of", "problem", "problem_body"]
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +45,10 @@ _STATUS: tuple[tuple[type[MLTrainerError], int], ...] = (
     (DataError, 422),
     (ModelError, 422),
     (TrialError, 422),
+    (ProviderError, 502),
 )
 _TITLES = {
+    400: "bad request",
     401: "unauthorized",
     403: "forbidden",
     404: "not found",
@@ -52,6 +56,7 @@ _TITLES = {
     413: "request body too large",
     422: "invalid request",
     500: "internal error",
+    502: "bad gateway",
 }
 
 
@@ -60,17 +65,33 @@ def status_of(err: MLTrainerError) -> int:
     return next((code for cls, code in _STATUS if isinstance(err, cls)), 500)
 
 
-def problem(request: Request, status: int, detail: str, kind: str | None = None) -> JSONResponse:
-    """A problem response whose detail is scrubbed of every configured secret."""
-    services = getattr(request.app.state, "services", None)
-    if services is not None:
-        detail = services.app.scrub.text(detail)
-    body: dict[str, Any] = {
+def problem_body(exc: BaseException) -> dict[str, Any]:
+    """The problem body of an error raised where no response can carry a status (an SSE
+    stream that has started): the same mapping as the handlers below; not yet scrubbed."""
+    if isinstance(exc, MLTrainerError):
+        code = status_of(exc)
+        if code != 500:
+            detail = exc.reason if isinstance(exc, ComplianceError) else str(exc)
+            return _body(code, detail, type(exc).__name__)
+    log.error("error in a stream: %s", type(exc).__name__, exc_info=exc)
+    return _body(500, "internal error; see the server log", "internal")
+
+
+def _body(status: int, detail: str, kind: str | None) -> dict[str, Any]:
+    return {
         "type": kind or "about:blank",
         "title": _TITLES.get(status, "error"),
         "status": status,
         "detail": detail,
     }
+
+
+def problem(request: Request, status: int, detail: str, kind: str | None = None) -> JSONResponse:
+    """A problem response whose detail is scrubbed of every configured secret."""
+    services = getattr(request.app.state, "services", None)
+    if services is not None:
+        detail = services.app.scrub.text(detail)
+    body = _body(status, detail, kind)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, headers=headers)
 

@@ -48,6 +48,10 @@ __all__ = [
     "ChatIn",
     "ChatActionPublic",
     "ChatReply",
+    "ConversationPublic",
+    "ConversationsPublic",
+    "MessagePublic",
+    "MessagesPublic",
 ]
 
 
@@ -339,3 +343,33 @@ class ChatReply(BaseModel):
     flags: list[str]
     goal_id: str | None
     refused: bool
+
+
+# -- conversations ----------------------------------------------------------------------------
+class ConversationPublic(BaseModel):
+    id: str
+    messages: int
+    first_at: datetime | None
+    last_at: datetime | None
+    open: bool = Field(description="held by this server, so POST /chat can continue it")
+
+
+class ConversationsPublic(BaseModel):
+    data: list[ConversationPublic]
+    count: int
+
+
+class MessagePublic(BaseModel):
+    id: int
+    ts: datetime
+    role: str
+    content: str
+    topics: list[str]
+    importance: float
+    flags: list[str] = Field(description="unverified-number and compliance flags")
+    goal_id: str | None
+
+
+class MessagesPublic(BaseModel):
+    data: list[MessagePublic]
+    count: int

@@ -47,6 +47,8 @@ def _register_optional() -> None:
         ("research", "research"),
         ("tokens", "token"),
         ("serve", None),
+        ("up", None),
+        ("migrate", None),
     ):
         try:
             mod = importlib.import_module(f"{__package__}.{module}")

@@ -172,7 +172,11 @@ def _to_ts(x: str | date | datetime | pd.Timestamp | None) -> pd.Timestamp | Non
         ts = pd.Timestamp(x)
     except (ValueError, TypeError) as e:
         raise DataError(f"cannot read date '{x}'; use YYYY-MM-DD") from e
-    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
+    ts = ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
+    # series are indexed in nanoseconds; a date outside that range cannot slice them
+    if not pd.Timestamp("1678-01-01") <= ts <= pd.Timestamp("2261-12-31"):
+        raise DataError(f"date '{x}' is outside the range 1678-01-01 to 2261-12-31")
+    return ts
 
 
 def slice_frame(

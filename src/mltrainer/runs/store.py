@@ -643,6 +643,16 @@ class RunStore:
             ]
 
     # -- reading ---------------------------------------------------------------------------------
+    def status_counts(self) -> dict[str, dict[str, int]]:
+        """``{"runs": {status: n}, "steps": {status: n}}`` (for /metrics and dashboards)."""
+        with self._session() as s:
+            runs = s.execute(select(RunRow.status, func.count()).group_by(RunRow.status))
+            steps = s.execute(select(RunStepRow.status, func.count()).group_by(RunStepRow.status))
+            return {
+                "runs": {str(k): int(n) for k, n in runs},
+                "steps": {str(k): int(n) for k, n in steps},
+            }
+
     @staticmethod
     def _run_dict(r: RunRow) -> dict[str, Any]:
         return {

@@ -3,8 +3,33 @@ bearer-token dependency; ``health`` alone is public."""
 
 from __future__ import annotations
 
-from . import audit, chat, data, financial, goals, health, memory, models, runs, trials
+from . import (
+    audit,
+    chat,
+    conversations,
+    data,
+    financial,
+    goals,
+    health,
+    memory,
+    metrics,
+    models,
+    runs,
+    trials,
+)
 
 __all__ = ["PROTECTED", "health"]
 
-PROTECTED = (models, data, trials, goals, runs, financial, memory, audit, chat)
+PROTECTED = (
+    models,
+    data,
+    trials,
+    goals,
+    runs,
+    financial,
+    memory,
+    audit,
+    chat,
+    conversations,
+    metrics,
+)

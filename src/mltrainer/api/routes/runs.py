@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.sse import EventSourceResponse
 
 from ..deps import ServicesDep, TokenDep
+from ..errors import problem_body
 from ..schemas import RunCreate, RunPublic, RunReport, RunsPublic
+from ..sse import SSE_RESPONSES, Emit, stream_from_thread
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -36,6 +41,45 @@ def list_runs(
 @router.get("/{run_id}", response_model=RunPublic)
 def get_run(run_id: str, services: ServicesDep) -> dict[str, Any]:
     return services.runs.get(run_id)
+
+
+_ENDED = ("finished", "cancelled")
+
+
+@router.get("/{run_id}/events", response_model=None, responses=SSE_RESPONSES)
+def events(
+    run_id: str,
+    services: ServicesDep,
+    poll_s: float = Query(0.5, ge=0.1, le=10, description="how often the run's rows are read"),
+    max_minutes: float = Query(60, gt=0, le=24 * 60, description="the stream ends after this"),
+) -> EventSourceResponse:
+    """Progress of a run as Server-Sent Events: ``run`` (the RunPublic) whenever its rows
+    change, then ``end`` ``{"status", "finish_reason"}`` once it is finished or cancelled
+    (or ``{"status": ..., "timeout": true}`` after ``max_minutes``)."""
+    first = services.runs.get(run_id)  # 404 before the stream starts
+
+    def produce(emit: Emit, closed: threading.Event) -> None:
+        run, last = first, ""
+        deadline = max_minutes * 60
+        waited = 0.0
+        while True:
+            public = RunPublic(**run).model_dump(mode="json")
+            now = json.dumps(public, sort_keys=True, default=str)
+            if now != last:
+                emit("run", public)
+                last = now
+            if run["status"] in _ENDED:
+                emit("end", {"status": run["status"], "finish_reason": run.get("finish_reason")})
+                return
+            if closed.wait(poll_s):
+                return
+            if waited >= deadline:
+                emit("end", {"status": run["status"], "timeout": True})
+                return
+            waited += poll_s
+            run = services.runs.get(run_id)
+
+    return stream_from_thread(produce, services.app.scrub, problem_body)
 
 
 def _control(verb: str, run_id: str, services: ServicesDep, actor: str) -> dict[str, Any]:

@@ -45,7 +45,7 @@ def list_trials(
     symbol: str | None = None,
     goal_id: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=2**31 - 1),
 ) -> TrialsPublic:
     """Trials newest first; ``count`` is every trial matching the filters."""
     store = executor.store
@@ -81,7 +81,11 @@ def replay(trial_id: str, executor: ExecutorDep, token: TokenDep) -> dict[str, A
     return rep.to_dict()
 
 
-@router.get("/{trial_id}/report", response_class=HTMLResponse)
+@router.get(
+    "/{trial_id}/report",
+    response_model=None,
+    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
+)
 def report(trial_id: str, executor: ExecutorDep) -> HTMLResponse:
     """The trial's HTML report (Plotly equity and drawdown against buy-and-hold)."""
     from ...trials.report import write_report
