@@ -48,7 +48,7 @@ def test_health_is_open_and_names_the_schema(api):
     c, _h = api
     r = c.get(f"{V}/health")
     assert r.status_code == 200 and r.json()["status"] == "ok"
-    assert r.json()["schema_revision"] == "0006"
+    assert r.json()["schema_revision"] == "0007"
 
 
 def test_unknown_trial_is_404_with_a_problem_body(api):

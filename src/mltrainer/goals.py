@@ -49,11 +49,11 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from .audit import AuditLog
-from .compliance import ComplianceGateway
+from .compliance import ComplianceGateway, Decision
 from .db import lock_for_write, named_lock
 from .db.tables import GoalRow
 from .errors import MLTrainerError, NotFound
-from .seals import seal_goal
+from .seals import seal_goal, seal_in
 
 __all__ = [
     "Goal",
@@ -692,3 +692,111 @@ class GoalSystem:
         """Evaluate ``metrics`` against the active goal; None when no goal is set."""
         goal = self.current()
         return goal.evaluate(metrics, horizon) if goal else None
+
+    # -- legacy import (inside the caller's transaction) ------------------------------
+    def add_history_in(
+        self,
+        session: Session,
+        *,
+        goal_id: str,
+        text: str,
+        created_at: datetime,
+        archived_at: datetime | None = None,
+        created_by: str = "legacy",
+        actor: str = "migrate",
+        legacy: Mapping[str, object] | None = None,
+    ) -> Goal:
+        """Store a goal of an earlier version's history, archived, with its original
+        timestamps, inside ``session``'s open transaction: audited (``goal.import``, with
+        ``legacy`` describing where it came from) and sealed like any stored goal. Nothing
+        becomes active here (see :meth:`restore_in`)."""
+        goal = Goal(
+            id=goal_id,
+            text=text,
+            components=self.parse(text),
+            status="archived",
+            created_at=_utc(created_at),  # type: ignore[arg-type]
+            created_by=created_by,
+            archived_at=_utc(archived_at),
+        )
+        session.add(
+            GoalRow(
+                id=goal.id,
+                text=goal.text,
+                components=goal.components.model_dump(mode="json"),
+                created_at=goal.created_at,
+                created_by=goal.created_by,
+                status="archived",
+                archived_at=goal.archived_at,
+            )
+        )
+        self._audit.append_in(
+            session,
+            "goal.import",
+            {
+                "goal_id": goal.id,
+                "text": goal.text,
+                "components": goal.components.model_dump(mode="json"),
+                "created_at": goal.created_at.isoformat(),
+                "archived_at": goal.archived_at.isoformat() if goal.archived_at else None,
+                "legacy": dict(legacy or {}),
+            },
+            actor=actor,
+        )
+        seal_in(session, self._audit, "goal.seal", goal.id, actor=actor)
+        return goal
+
+    def text_decision(self, text: str, actor: str = "migrate") -> Decision:
+        """The compliance gateway's decision on a goal text, without auditing it (a dry
+        run reports it; :meth:`restore_in` audits the same decision when it acts on it)."""
+        return ComplianceGateway(self._gateway.policy).check_text(text, actor=actor)
+
+    def active_in(self, session: Session) -> Goal | None:
+        """The active goal as ``session``'s transaction sees it."""
+        row = session.scalars(
+            select(GoalRow)
+            .where(GoalRow.status == "active")
+            .order_by(GoalRow.created_at.desc())
+            .limit(1)
+        ).first()
+        return _to_goal(row) if row else None
+
+    def restore_in(
+        self, session: Session, goal_id: str, actor: str = "migrate"
+    ) -> tuple[Goal | None, str]:
+        """Make the stored goal ``goal_id`` the active goal if no goal is active, inside
+        ``session``'s open transaction, and return ``(goal, why)`` (``goal`` is None when
+        it was not restored). The transaction must hold ``lock_for_write(session,
+        "goals")`` from before its first read. The text is checked by the compliance
+        gateway as :meth:`set_goal` checks it; the decision and the ``goal.set`` are
+        audited in the same transaction, so a refused text stays archived."""
+        active = self.active_in(session)
+        if active is not None:
+            return None, f"not restored: goal {active.id} is already active"
+        row = session.get(GoalRow, goal_id)
+        if row is None:
+            raise NotFound(f"no goal '{goal_id}' to restore")
+        d = self.text_decision(row.text, actor=actor)
+        self._audit.append_in(
+            session,
+            "compliance",
+            {"check": d.check, "allowed": d.allowed, "reason": d.reason, "subject": row.text[:200]},
+            actor=actor,
+        )
+        if not d.allowed:
+            return None, f"not restored: {d.reason}"
+        row.status, row.archived_at = "active", None
+        goal = _to_goal(row)
+        self._audit.append_in(
+            session,
+            "goal.set",
+            {
+                "goal_id": goal.id,
+                "text": goal.text,
+                "components": goal.components.model_dump(mode="json"),
+                "previous_goal_id": None,
+                "restored": "legacy current goal",
+            },
+            actor=actor,
+        )
+        return goal, "restored as the active goal"

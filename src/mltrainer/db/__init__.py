@@ -49,7 +49,7 @@ __all__ = [
     "SCHEMA_HEAD",
 ]
 
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 """The newest migration's revision (the file ``migrations/versions/<SCHEMA_HEAD>_*.py``)."""
 
 _MIGRATIONS = Path(__file__).with_name("migrations")

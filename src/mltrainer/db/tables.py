@@ -23,6 +23,8 @@ __all__ = [
     "HoldoutRow",
     "WorkerRow",
     "ApiTokenRow",
+    "LegacyImportRow",
+    "LegacyRecordRow",
 ]
 
 
@@ -203,3 +205,40 @@ class ApiTokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LegacyImportRow(Base):
+    """One ``mltrainer migrate`` run that stored something (migration 0007)."""
+
+    __tablename__ = "legacy_imports"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(128))
+    records: Mapped[int] = mapped_column(Integer)
+    report: Mapped[dict] = mapped_column(JSON)
+
+
+class LegacyRecordRow(Base):
+    """One record of the earlier versions' logs, kept as it was (see mltrainer.migrate).
+
+    ``fingerprint`` is unique: importing the same logs again stores nothing twice.
+    ``target`` says where the record went (``memory:<id>``, ``goal:<id>``, ``audit:<seq>``);
+    ``data`` holds the record itself when it lives nowhere else, ``analysis`` what this
+    system made of it (re-parsed suggestions, never run; validation errors; legacy claims).
+    """
+
+    __tablename__ = "legacy_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    import_id: Mapped[str] = mapped_column(String(40), ForeignKey("legacy_imports.id"), index=True)
+    source_file: Mapped[str] = mapped_column(String(512))
+    line: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ts: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    data: Mapped[dict | list | None] = mapped_column(JSON, nullable=True)
+    analysis: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    target: Mapped[str | None] = mapped_column(String(80), nullable=True)

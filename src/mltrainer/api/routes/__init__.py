@@ -13,6 +13,7 @@ from . import (
     health,
     memory,
     metrics,
+    migrate,
     models,
     runs,
     trials,
@@ -32,4 +33,5 @@ PROTECTED = (
     chat,
     conversations,
     metrics,
+    migrate,
 )
