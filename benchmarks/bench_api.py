@@ -133,6 +133,9 @@ async def drive(api, clients: int, requests: int) -> int:
         f"runs listed {runs} = submitted {made['runs']}: {runs == made['runs']}; "
         f"audit verify ok: {verify['ok']} ({verify.get('records')} records)"
     )
+    if errors:  # the server's side of each failure (its log goes with the temporary home)
+        lines = [ln for ln in api.log().splitlines() if not ln.startswith("INFO")]
+        print("server log (without INFO lines), last 60:", *lines[-60:], sep="\n  ")
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -136,3 +136,18 @@ def test_every_action_is_audited(executor, app):
     recs = app.audit.tail(5, kind="action")
     assert app.audit.count() > before and recs[-1].payload["action"] == "list_symbols"
     assert app.audit.verify().ok
+
+
+def test_list_trials_returns_the_stored_trials_newest_first_and_filters(executor):
+    made = [
+        executor.execute("train_model", {"model_id": m, "symbol": "SPX", **QUICK})["data"]
+        for m in ("ridge", "lasso")
+    ]
+    out = executor.execute("list_trials", {})
+    assert out["success"], out["error"]
+    assert [t["id"] for t in out["data"]["trials"]] == [made[1]["trial_id"], made[0]["trial_id"]]
+    only = executor.execute("list_trials", {"model_id": "ridge"})["data"]
+    assert only["count"] == 1 and only["trials"][0]["id"] == made[0]["trial_id"]
+    assert executor.execute("list_trials", {"symbol": "NDX"})["data"]["count"] == 0
+    bad = executor.execute("list_trials", {"limit": 0})
+    assert not bad["success"] and "limit" in bad["error"]

@@ -1,9 +1,10 @@
 """Language-model providers behind one small, provider-neutral interface.
 
 The agent loop must not care whether Claude, an OpenAI model or the offline planner is
-choosing the next action, so it speaks only the types defined here: a transcript of
-:class:`Message` (user text, assistant turns that may call tools, tool results), the
-:class:`ToolSpec` list the model may call, and one :class:`ProviderResponse` per turn.
+choosing the next action, so it speaks only the types of :mod:`.messages` (re-exported
+here): a transcript of :class:`Message` (user text, assistant turns that may call tools,
+tool results), the :class:`ToolSpec` list the model may call, and one
+:class:`ProviderResponse` per turn.
 
 Each real provider converts that transcript into its vendor's wire format through the
 vendor's official SDK, parses the reply back, and translates *every* SDK failure into
@@ -25,14 +26,12 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
-
-from pydantic import BaseModel, Field, model_validator
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, ProviderError
+from .messages import Message, Provider, ProviderResponse, TextCallback, ToolCall, ToolSpec
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -52,84 +51,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TextCallback = Callable[[str], None]
-
 INVALID_JSON_KEY = "__invalid_json__"
 """Key of the only argument of a :class:`ToolCall` whose arguments were not a JSON object.
 
 The raw text is kept under this key so the caller's parameter validation fails and reports
 the problem back to the model, instead of the provider guessing or raising.
 """
-
-
-# --------------------------------------------------------------------------------------
-# Provider-neutral types
-# --------------------------------------------------------------------------------------
-
-
-class ToolSpec(BaseModel):
-    """A tool the model may call; ``parameters`` is a JSON schema of type object."""
-
-    name: str
-    description: str
-    parameters: dict[str, Any]
-
-
-class ToolCall(BaseModel):
-    """One tool call the model asked for."""
-
-    id: str
-    name: str
-    arguments: dict[str, Any]
-
-
-class Message(BaseModel):
-    """One turn of the neutral transcript.
-
-    ``user`` and ``assistant`` turns carry text; an assistant turn may also carry the
-    ``tool_calls`` it made. A ``tool`` turn answers one call (``tool_call_id``) and says
-    whether the tool failed (``is_error``: validation or compliance refusal, for example).
-    """
-
-    role: Literal["user", "assistant", "tool"]
-    content: str = ""
-    tool_calls: list[ToolCall] = Field(default_factory=list)
-    tool_call_id: str | None = None
-    is_error: bool = False
-
-    @model_validator(mode="after")
-    def _check_role_fields(self) -> Message:
-        if self.role == "tool" and not self.tool_call_id:
-            raise ValueError("a tool message needs the tool_call_id of the call it answers")
-        if self.role != "assistant" and self.tool_calls:
-            raise ValueError("only assistant messages carry tool_calls")
-        return self
-
-
-class ProviderResponse(BaseModel):
-    """What the model said in one turn: text and/or tool calls."""
-
-    text: str = ""
-    tool_calls: list[ToolCall] = Field(default_factory=list)
-    stop_reason: str | None = None
-    usage: dict[str, int] = Field(default_factory=dict)
-
-
-@runtime_checkable
-class Provider(Protocol):
-    """Anything that can produce the next assistant turn of a transcript."""
-
-    name: str
-
-    def complete(
-        self,
-        system: str,
-        messages: list[Message],
-        tools: list[ToolSpec],
-        on_text: TextCallback | None = None,
-    ) -> ProviderResponse:
-        """Return the next assistant turn; stream text deltas to ``on_text`` if given."""
-        ...
 
 
 # --------------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ COMPACT_TOOLS = (
     "list_models",
     "list_symbols",
     "trial_status",
+    "list_trials",
+    "tune_model",
     "data_summary",
     "set_goal",
     "get_goal",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import threading
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from importlib.metadata import version
@@ -52,6 +53,61 @@ ALIASES = {
     "WTI": "DCOILWTICO",
     "FAMA-FRENCH": "FF3",
     "FAMA_FRENCH": "FF3",
+    # Names people use in sentences ("Apple", "the S&P 500", "oil", "the dollar-euro rate").
+    "S&P": "SPX",
+    "SP500 INDEX": "SPX",
+    "S&P 500 INDEX": "SPX",
+    "SNP 500": "SPX",
+    "NASDAQ COMPOSITE": "NASDAQ",
+    "VOLATILITY INDEX": "VIX",
+    "APPLE": "AAPL",
+    "MICROSOFT": "MSFT",
+    "GOOGLE": "GOOG",
+    "ALPHABET": "GOOG",
+    "COCA-COLA": "KO",
+    "COCA COLA": "KO",
+    "COKE": "KO",
+    "PEPSI": "PEP",
+    "PEPSICO": "PEP",
+    "EXXON": "XOM",
+    "EXXONMOBIL": "XOM",
+    "EXXON MOBIL": "XOM",
+    "CHEVRON": "CVX",
+    "JOHNSON & JOHNSON": "JNJ",
+    "JOHNSON AND JOHNSON": "JNJ",
+    "J&J": "JNJ",
+    "JPMORGAN": "JPM",
+    "JP MORGAN": "JPM",
+    "JPMORGAN CHASE": "JPM",
+    "BANK OF AMERICA": "BAC",
+    "WALMART": "WMT",
+    "HOME DEPOT": "HD",
+    "GENERAL ELECTRIC": "GE",
+    "ELI LILLY": "LLY",
+    "LILLY": "LLY",
+    "MERCK": "MRK",
+    "PFIZER": "PFE",
+    "PROCTER & GAMBLE": "PG",
+    "PROCTER AND GAMBLE": "PG",
+    "P&G": "PG",
+    "UNITEDHEALTH": "UNH",
+    "UNITED HEALTH": "UNH",
+    "BEST BUY": "BBY",
+    "RANGE RESOURCES": "RRC",
+    "BITCOIN": "BTCUSD",
+    "OIL": "DCOILWTICO",
+    "CRUDE": "DCOILWTICO",
+    "CRUDE OIL": "DCOILWTICO",
+    "WTI CRUDE": "DCOILWTICO",
+    "EURO": "EURUSD",
+    "EUR-USD": "EURUSD",
+    "EUR USD": "EURUSD",
+    "EURO DOLLAR": "EURUSD",
+    "EURO-DOLLAR": "EURUSD",
+    "DOLLAR EURO": "EURUSD",
+    "DOLLAR-EURO": "EURUSD",
+    "CORE CPI": "CPILFESL",
+    "FAMA FRENCH": "FF3",
 }
 
 
@@ -91,6 +147,8 @@ class DataService:
         self.bundled = BundledSource()
         self._settings = settings
         self._catalogue: list[CatalogueEntry] | None = None
+        self._catalogue_lock = threading.Lock()
+        """One thread measures the bundled summary; concurrent first callers wait for it."""
         self.holdouts = HoldoutGuard(audit.engine, gateway) if audit is not None else None
         """Refuses reads of the sealed holdout of an active search run."""
 
@@ -174,23 +232,24 @@ class DataService:
         return entries
 
     def catalogue(self) -> list[CatalogueEntry]:
-        if self._catalogue is None:
-            summary = self._bundled_summary()
-            self._catalogue = [
-                CatalogueEntry(
-                    sym,
-                    "bundled",
-                    entry.kind,
-                    entry.interval,
-                    summary[sym]["first"][:10],
-                    summary[sym]["last"][:10],
-                    summary[sym]["rows"],
-                    entry.dataset,
-                    entry.description,
-                    summary[sym]["note"] or "",
-                )
-                for sym, entry in BUNDLED.items()
-            ]
+        with self._catalogue_lock:
+            if self._catalogue is None:
+                summary = self._bundled_summary()
+                self._catalogue = [
+                    CatalogueEntry(
+                        sym,
+                        "bundled",
+                        entry.kind,
+                        entry.interval,
+                        summary[sym]["first"][:10],
+                        summary[sym]["last"][:10],
+                        summary[sym]["rows"],
+                        entry.dataset,
+                        entry.description,
+                        summary[sym]["note"] or "",
+                    )
+                    for sym, entry in BUNDLED.items()
+                ]
         imported = []
         for sym in self.files.symbols():
             ip = self.files.provenance(sym)

@@ -23,6 +23,7 @@ __all__ = [
     "ListModelsParams",
     "ListSymbolsParams",
     "TrialStatusParams",
+    "ListTrialsParams",
     "DataSummaryParams",
     "RunStatusParams",
     "CancelRunParams",
@@ -101,6 +102,12 @@ class ListSymbolsParams(_Params):
 
 class TrialStatusParams(_Params):
     trial_id: str
+
+
+class ListTrialsParams(_Params):
+    limit: int = Field(20, ge=1, le=500, description="how many, newest first")
+    model_id: str | None = Field(None, description="only this registry model")
+    symbol: str | None = Field(None, description="only this symbol")
 
 
 class DataSummaryParams(_Params):

@@ -34,6 +34,7 @@ from .actions import (
     DataSummaryParams,
     ListModelsParams,
     ListSymbolsParams,
+    ListTrialsParams,
     RunFinancialParams,
     RunStatusParams,
     StartResearchParams,
@@ -161,6 +162,14 @@ class UnifiedExecutor:
         reg(
             Action(
                 "trial_status", "Status and metrics of a trial.", TrialStatusParams, self._status
+            )
+        )
+        reg(
+            Action(
+                "list_trials",
+                "Recent trials, newest first, optionally of one model or symbol.",
+                ListTrialsParams,
+                self._list_trials,
             )
         )
         reg(
@@ -339,6 +348,10 @@ class UnifiedExecutor:
         return self.runner.run(
             spec, goal_id=self.goal_id, study=study, on_fold=on_fold or self.on_fold, actor=actor
         )
+
+    def _list_trials(self, p: ListTrialsParams) -> dict[str, Any]:
+        rows = self.store.list(limit=p.limit, model_id=p.model_id, symbol=p.symbol)
+        return {"trials": rows, "count": len(rows)}
 
     def _train(self, p: TrainModelParams) -> dict[str, Any]:
         self.registry.get(p.model_id)
