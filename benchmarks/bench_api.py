@@ -147,7 +147,7 @@ def main() -> int:
     a = ap.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="mlt-bench-api-") as home,
-        served_api(Path(home) / "home") as api,
+        served_api(Path(home) / "home", env={"MLTRAINER_EMBEDDED_WORKERS": "false"}) as api,
     ):
         return asyncio.run(drive(api, a.clients, a.requests))
 

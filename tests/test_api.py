@@ -26,6 +26,8 @@ TRIAL = {
 
 
 def _client(settings: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    # queued runs stay queued: no background worker process outlives a test
+    settings = settings.model_copy(update={"embedded_workers": False})
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         token = c.app.state.services.tokens.create("phone", "write")  # type: ignore[attr-defined]
         yield c, {"Authorization": f"Bearer {token}"}

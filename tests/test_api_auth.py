@@ -53,6 +53,8 @@ def test_the_route_table_covers_every_resource(client: TestClient):
         "chat",
         "conversations",
         "metrics",
+        "migrate",
+        "research",
     ):
         assert any(p.startswith(f"{API_PREFIX}/{part}") for p in paths), part
 

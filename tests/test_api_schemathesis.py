@@ -35,7 +35,8 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(tmp_path: Path):
     cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     assert cli, "schemathesis is a dev dependency (pip install -e '.[dev]')"
     examples = os.environ.get("MLTRAINER_SCHEMATHESIS_EXAMPLES", "5")
-    with served_api(tmp_path / "home") as api:
+    # no background worker: queued runs stay queued, nothing outlives the test
+    with served_api(tmp_path / "home", env={"MLTRAINER_EMBEDDED_WORKERS": "false"}) as api:
         out = subprocess.run(
             [
                 cli,

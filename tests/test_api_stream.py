@@ -22,7 +22,7 @@ SECRET = "pk_StReAmSeCrEt_5e4d3c2b1a"
 
 @pytest.fixture
 def api(settings_factory) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    settings: Settings = settings_factory(polygon_api_key=SECRET)
+    settings: Settings = settings_factory(polygon_api_key=SECRET, embedded_workers=False)
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         token = c.app.state.services.tokens.create("phone", "write")  # type: ignore[attr-defined]
         yield c, {"Authorization": f"Bearer {token}"}
@@ -285,3 +285,33 @@ def test_an_offset_past_the_database_integer_is_422_not_500(api):
     c, h = api
     r = c.get(f"{V}/trials", params={"offset": 3213712456455016153088}, headers=h)
     assert r.status_code == 422 and "offset" in r.json()["detail"]
+
+
+def test_a_run_posted_with_embedded_workers_is_run_by_a_background_worker(settings_factory):
+    """Under plain ``mltrainer serve`` a queued run starts a worker process, as chat does;
+    its events end with the run finished and the step's stored metrics."""
+    settings = settings_factory(embedded_workers=True)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        h = {"Authorization": f"Bearer {c.app.state.services.tokens.create('phone', 'write')}"}
+        step = {
+            "action": "train_model",
+            "params": {
+                "model_id": "ridge",
+                "symbol": "SPX",
+                "start": "2012-01-01",
+                "end": "2015-12-31",
+                "horizon": 5,
+                "max_folds": 2,
+            },
+        }
+        run = c.post(f"{V}/runs", json={"steps": [step]}, headers=h).json()
+        with c.stream(
+            "GET", f"{V}/runs/{run['id']}/events", params={"max_minutes": 3}, headers=h
+        ) as r:
+            events = _events("".join(r.iter_text()))
+        assert events[-1] == ("end", {"status": "finished", "finish_reason": "exhausted"})
+        report = c.get(f"{V}/runs/{run['id']}/report", headers=h).json()
+        (done,) = report["steps"]
+        assert done["status"] == "succeeded"
+        stored = c.app.state.services.executor.store.get(done["trial_id"])
+        assert done["sharpe"] == stored["sharpe"] and done["spec_hash"] == stored["spec_hash"]

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..executor.actions import StartResearchParams
 from ..trials.spec import TrialSpec
 
 __all__ = [
@@ -48,6 +49,11 @@ __all__ = [
     "ChatIn",
     "ChatActionPublic",
     "ChatReply",
+    "ResearchCreate",
+    "ResearchStarted",
+    "ResearchReport",
+    "EquityPointPublic",
+    "TrialEquityPublic",
     "ConversationPublic",
     "ConversationsPublic",
     "MessagePublic",
@@ -154,6 +160,9 @@ class TrialPublic(BaseModel):
     spec_hash: str
     data_hash: str | None
     error: str | None
+    versions: dict[str, Any] | None = Field(
+        None, description="library versions the trial ran with (provenance)"
+    )
 
 
 class TrialsPublic(BaseModel):
@@ -372,4 +381,52 @@ class MessagePublic(BaseModel):
 
 class MessagesPublic(BaseModel):
     data: list[MessagePublic]
+    count: int
+
+
+# -- research ---------------------------------------------------------------------------------
+class ResearchCreate(StartResearchParams):
+    """A goal-driven search: the ``start_research`` tool's parameters."""
+
+
+class ResearchStarted(BaseModel):
+    run_id: str
+    status: str
+    goal_id: str | None
+    symbol: str
+    budget: dict[str, Any]
+    holdout: dict[str, Any] = Field(description="sealed_from and in_sample_end dates")
+
+
+class ResearchReport(BaseModel):
+    """``mltrainer research report --json``: leaderboard, holdout verdict, PBO and N."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    status: str
+    finish_reason: str | None
+    goal_id: str | None
+    steps_total: int
+    steps_done: int
+    error: str | None
+    budget: dict[str, Any] | None
+    holdout_seal: dict[str, Any] | None
+    summary: dict[str, Any] | None
+
+
+class EquityPointPublic(BaseModel):
+    ts: str
+    strategy: float
+    buy_and_hold: float
+    strategy_drawdown: float
+    buy_and_hold_drawdown: float
+
+
+class TrialEquityPublic(BaseModel):
+    """A trial's stored out-of-sample equity (net of costs) against buy-and-hold, with the
+    drawdown of each; the strategy's lowest drawdown is the trial's ``max_drawdown``."""
+
+    trial_id: str
+    data: list[EquityPointPublic]
     count: int

@@ -479,10 +479,15 @@ class UnifiedExecutor:
         return brief_run(self.runs.get(p.run_id))
 
     def _start_research(self, p: StartResearchParams) -> dict[str, Any]:
+        return self.start_research(p, owner="agent")
+
+    def start_research(self, p: StartResearchParams, owner: str) -> dict[str, Any]:
+        """Queue a goal-driven search (the tool and ``POST /research``); returns the run id,
+        budget and the sealed holdout's first date."""
         from ..research.search import SearchConfig, in_sample_end, sealed_from, start_search
 
         cfg = SearchConfig(**p.model_dump(exclude={"goal_id"}))
-        run_id = start_search(self, cfg, goal_id=p.goal_id or self.goal_id, owner="agent")
+        run_id = start_search(self, cfg, goal_id=p.goal_id or self.goal_id, owner=owner)
         run = self.runs.get(run_id)
         seal = sealed_from(self.app, run)
         return {

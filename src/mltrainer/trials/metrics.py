@@ -80,9 +80,13 @@ def sortino_ratio(r, ppy: float, required: float = 0.0) -> float:
 def drawdown_series(r) -> np.ndarray:
     """Drawdown of the compounded equity at each bar (0 at a new peak, negative below)."""
     a = np.nan_to_num(np.asarray(r, dtype=float))
-    equity = np.cumprod(1.0 + a)
-    peak = np.maximum.accumulate(equity)
-    return equity / peak - 1.0
+    return equity_drawdown(np.cumprod(1.0 + a))
+
+
+def equity_drawdown(equity) -> np.ndarray:
+    """Drawdown of an equity curve (levels, not returns) at each bar: ``eq / peak - 1``."""
+    eq = np.asarray(equity, dtype=float)
+    return eq / np.maximum.accumulate(eq) - 1.0 if eq.size else eq
 
 
 def max_drawdown(r) -> float:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..fsio import atomic_write_text
 from .counting import metric_label
+from .metrics import equity_drawdown
 from .spec import TrialResult
 
 __all__ = ["write_report", "timing_text"]
@@ -52,7 +53,7 @@ def write_report(result: TrialResult, trial_id: str, directory: Path) -> tuple[P
     fig.add_trace(go.Scatter(x=ts, y=eq, name=f"{result.spec.model_id} (net)"), row=1, col=1)
     fig.add_trace(go.Scatter(x=ts, y=bh, name="buy and hold", line={"dash": "dot"}), row=1, col=1)
     for series, name in ((eq, "strategy drawdown"), (bh, "buy-and-hold drawdown")):
-        dd = series / np.maximum.accumulate(series) - 1 if series.size else series
+        dd = equity_drawdown(series)
         fig.add_trace(
             go.Scatter(
                 x=ts, y=dd, name=name, fill="tozeroy" if name.startswith("strategy") else None

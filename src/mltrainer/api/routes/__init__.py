@@ -15,6 +15,7 @@ from . import (
     metrics,
     migrate,
     models,
+    research,
     runs,
     trials,
 )
@@ -34,4 +35,5 @@ PROTECTED = (
     conversations,
     metrics,
     migrate,
+    research,
 )

@@ -22,9 +22,14 @@ RunStatus = Literal["proposed", "queued", "running", "paused", "cancelled", "fin
 @router.post("", response_model=RunPublic, status_code=201)
 def create_run(body: RunCreate, services: ServicesDep, token: TokenDep) -> dict[str, Any]:
     """Queue a run (every step validated first: a bad one is 422 and nothing is stored;
-    a step the gateway refuses is stored as ``refused``). Run ``mltrainer worker``."""
+    a step the gateway refuses is stored as ``refused``). A background worker is started
+    when none is alive, unless ``MLTRAINER_EMBEDDED_WORKERS=false`` (then run
+    ``mltrainer worker``; ``mltrainer up`` runs a pool)."""
+    from ...runs.worker import ensure_workers
+
     steps = [s.model_dump() for s in body.steps]
     run_id = services.runs.create_run(body.kind, steps, owner=token.name, goal_id=body.goal_id)
+    ensure_workers(services.app)
     return services.runs.get(run_id)
 
 

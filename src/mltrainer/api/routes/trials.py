@@ -9,7 +9,14 @@ from fastapi.responses import HTMLResponse
 
 from ...trials.spec import TrialSpec
 from ..deps import ExecutorDep, TokenDep
-from ..schemas import ReplayPublic, TrialCreate, TrialPublic, TrialsPublic
+from ..schemas import (
+    EquityPointPublic,
+    ReplayPublic,
+    TrialCreate,
+    TrialEquityPublic,
+    TrialPublic,
+    TrialsPublic,
+)
 
 router = APIRouter(prefix="/trials", tags=["trials"])
 
@@ -35,6 +42,7 @@ def public(d: dict[str, Any]) -> TrialPublic:
         spec_hash=d["spec_hash"],
         data_hash=d["data_hash"],
         error=d["error"],
+        versions=res.get("versions"),
     )
 
 
@@ -95,3 +103,24 @@ def report(trial_id: str, executor: ExecutorDep) -> HTMLResponse:
     if not html_path.is_file():  # reports are written atomically: present means whole
         html_path, _json = write_report(result, trial_id, executor.app.settings.reports_dir)
     return HTMLResponse(html_path.read_text(encoding="utf-8"))
+
+
+@router.get("/{trial_id}/equity", response_model=TrialEquityPublic)
+def equity(trial_id: str, executor: ExecutorDep) -> TrialEquityPublic:
+    """The stored equity curves for a chart (values as the trial computed them)."""
+    from ...trials.metrics import equity_drawdown
+
+    result = executor.store.result(trial_id)  # NotFound when it has no result
+    dd = equity_drawdown([e[1] for e in result.equity])
+    bdd = equity_drawdown([e[2] for e in result.equity])
+    data = [
+        EquityPointPublic(
+            ts=str(e[0]),
+            strategy=e[1],
+            buy_and_hold=e[2],
+            strategy_drawdown=float(a),
+            buy_and_hold_drawdown=float(b),
+        )
+        for e, a, b in zip(result.equity, dd, bdd, strict=True)
+    ]
+    return TrialEquityPublic(trial_id=trial_id, data=data, count=len(data))
