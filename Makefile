@@ -26,7 +26,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: $(VENV)/.installed
-	$(BIN)/mltrainer chat
+	$(BIN)/mltrainer up
 
 # The browser tests drive Debian's Chromium; install it when missing (root, or sudo).
 chromium:
