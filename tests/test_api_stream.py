@@ -315,3 +315,45 @@ def test_a_run_posted_with_embedded_workers_is_run_by_a_background_worker(settin
         assert done["status"] == "succeeded"
         stored = c.app.state.services.executor.store.get(done["trial_id"])
         assert done["sharpe"] == stored["sharpe"] and done["spec_hash"] == stored["spec_hash"]
+
+
+def test_a_streamed_turn_with_a_real_provider_sdk_streams_its_deltas_and_runs_its_tool(
+    settings_factory,
+):
+    """The same stream with the Anthropic provider (its real SDK against a local server in
+    Anthropic's wire format): the model's text deltas arrive as ``text`` events, its tool
+    call runs a real trial, a number the model invents is flagged, and the key never
+    appears in the stream."""
+    from llm_servers import ANTHROPIC_TEST_KEY, AnthropicServer, ScriptedToolCall, Turn
+
+    params = {
+        "model_id": "ridge",
+        "symbol": "SPX",
+        "start": "2012-01-01",
+        "end": "2015-12-31",
+        "horizon": 5,
+        "max_folds": 2,
+    }
+    with AnthropicServer() as srv:
+        srv.push(
+            Turn(
+                text=["Training ", "ridge."], tool_calls=[ScriptedToolCall("train_model", params)]
+            ),
+            Turn(text=["Done: ", "Sharpe 9.87 on SPX."]),
+        )
+        settings = settings_factory(
+            anthropic_api_key=ANTHROPIC_TEST_KEY,
+            anthropic_base_url=srv.url,
+            embedded_workers=False,
+        )
+        with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+            h = {"Authorization": f"Bearer {c.app.state.services.tokens.create('p', 'write')}"}
+            status, _ctype, events = _stream(c, h, "train ridge on SPX from 2012 to 2015")
+    assert status == 200
+    deltas = [d["delta"] for k, d in events if k == "text"]
+    assert deltas == ["Training ", "ridge.", "Done: ", "Sharpe 9.87 on SPX."]
+    reply = events[-1][1]
+    (act,) = reply["actions"]
+    assert act["name"] == "train_model" and act["success"] and act["params"] == params
+    assert any("9.87" in f for f in reply["flags"])  # not a number any result holds
+    assert ANTHROPIC_TEST_KEY not in json.dumps(events)
