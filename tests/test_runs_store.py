@@ -378,3 +378,19 @@ def test_run_submit_show_and_control_commands(
     assert [r["id"] for r in json.loads(out)] == [run_id]
     code, out = run_cli(["run", "list", "--status", "bogus"], capsys)
     assert code == 2 and "bogus" in out
+
+
+@pytest.mark.parametrize("action", ["set_goal", "get_goal", "evaluate_goal", "search_memory"])
+def test_a_chat_action_cannot_be_a_run_step(app: App, action):
+    """Goals and memory belong to the conversation: a worker's executor has no such action,
+    so a step of one used to be queued and then fail in the worker. It is refused when
+    queued, naming why."""
+    from mltrainer.agent.session import open_conversation
+
+    conv = open_conversation(app, user="test")
+    assert action in conv.executor.actions  # the conversation's executor has it
+    store = RunStore.for_executor(conv.executor)
+    with pytest.raises(InputError, match=f"'{action}' is a chat action"):
+        store.create_run("batch", [{"action": action, "params": {}}], owner="test")
+    assert _rows(app, RunStepRow) == 0
+    conv.executor.shutdown()

@@ -22,10 +22,16 @@ if TYPE_CHECKING:
     from ..executor.actions import ActionRegistry
     from ..executor.executor import UnifiedExecutor
 
-__all__ = ["CheckedStep", "StepChecker", "NOT_IN_RUNS"]
+__all__ = ["CheckedStep", "StepChecker", "NOT_IN_RUNS", "CHAT_ACTIONS"]
 
-NOT_IN_RUNS = frozenset({"start_trial", "run_status", "cancel_run", "start_research"})
-"""Actions that control background work themselves; a step of a run cannot be one."""
+CHAT_ACTIONS = frozenset({"set_goal", "get_goal", "evaluate_goal", "search_memory"})
+"""The agent layer's actions (agent/conversation.py): the goal and the memory belong to a
+conversation, and a worker's executor has none of them."""
+NOT_IN_RUNS = (
+    frozenset({"start_trial", "run_status", "cancel_run", "start_research"}) | CHAT_ACTIONS
+)
+"""Actions a step of a run cannot be: those that control background work themselves, and
+the chat actions."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,13 @@ class StepChecker:
             valid = [n for n in self.actions.names() if n not in NOT_IN_RUNS]
             close = difflib.get_close_matches(name, valid, n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            why = "cannot be a step of a run" if action is not None else "is not an action"
+            why = (
+                "is a chat action (goals and memory belong to the conversation), not a run step"
+                if name in CHAT_ACTIONS
+                else "cannot be a step of a run"
+                if action is not None
+                else "is not an action"
+            )
             raise InputError(f"{where}: '{name}' {why}{hint}")
         params = dict(params)
         for k, v in (action.fixed or {}).items():
