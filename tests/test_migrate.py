@@ -219,7 +219,9 @@ def test_dry_run_reports_what_a_run_stores_and_writes_nothing(app, migrator):
     dry = migrator.run(SAMPLES, dry_run=True)
     assert counts(app) == before
     assert dry.dry_run and dry.import_id is None and dry.goal.outcome == "restored"
+    assert {f.status for f in dry.files} == {"would import"}  # not "imported": nothing was
     real = migrator.run(SAMPLES)
+    assert {f.status for f in real.files} == {"imported"}
     strip = {"status", "notes"}
     assert [f.model_dump(exclude=strip) for f in dry.files] == [
         f.model_dump(exclude=strip) for f in real.files

@@ -653,7 +653,7 @@ class Migrator:
             t.duplicates += f.duplicates
             t.skipped += len(f.skipped)
             if not f.status:
-                f.status = _status(f)
+                f.status = _status(f, report.dry_run)
         report.totals = t
         new = t.imported + report.goal.imported
         report.already_imported = new == 0 and (t.already_present + report.goal.already_present) > 0
@@ -673,14 +673,15 @@ class Migrator:
             report.elapsed_s = round(elapsed, 3)
 
 
-def _status(f: FileReport) -> str:
+def _status(f: FileReport, dry_run: bool = False) -> str:
+    verb = "would import" if dry_run else "imported"
     if f.read == 0 and not f.skipped:
         return "nothing to import"
     if f.imported == 0 and f.already_present and not f.skipped:
         return "already imported"
     if f.skipped:
-        return f"imported with {len(f.skipped)} skipped"
-    return "imported"
+        return f"{verb} with {len(f.skipped)} skipped"
+    return verb
 
 
 def open_migrator(
