@@ -18,6 +18,15 @@ from mltrainer.settings import Settings
 
 V = API_PREFIX
 SECRET = "pk_StReAmSeCrEt_5e4d3c2b1a"
+QUICK_RIDGE = {
+    "model_id": "ridge",
+    "symbol": "SPX",
+    "start": "2012-01-01",
+    "end": "2015-12-31",
+    "horizon": 5,
+    "max_folds": 2,
+}
+"""A ridge trial on real SPX closes small enough for a test (two quarterly folds)."""
 
 
 @pytest.fixture
@@ -109,14 +118,7 @@ def test_run_events_stream_the_run_until_it_ends(api):
     c, h = api
     step = {
         "action": "train_model",
-        "params": {
-            "model_id": "ridge",
-            "symbol": "SPX",
-            "start": "2012-01-01",
-            "end": "2015-12-31",
-            "horizon": 5,
-            "max_folds": 2,
-        },
+        "params": QUICK_RIDGE,
     }
     run = c.post(f"{V}/runs", json={"steps": [step]}, headers=h).json()
     seen: list[tuple[str, dict]] = []
@@ -187,14 +189,7 @@ def test_metrics_count_requests_by_route_template_and_show_the_stores(api):
     c.get(f"{V}/trials/t_two", headers=h)
     c.post(
         f"{V}/trials",
-        json={
-            "model_id": "ridge",
-            "symbol": "SPX",
-            "start": "2012-01-01",
-            "end": "2015-12-31",
-            "horizon": 5,
-            "max_folds": 2,
-        },
+        json=QUICK_RIDGE,
         headers=h,
     )
     r = c.get(f"{V}/metrics", headers=h)
@@ -295,14 +290,7 @@ def test_a_run_posted_with_embedded_workers_is_run_by_a_background_worker(settin
         h = {"Authorization": f"Bearer {c.app.state.services.tokens.create('phone', 'write')}"}
         step = {
             "action": "train_model",
-            "params": {
-                "model_id": "ridge",
-                "symbol": "SPX",
-                "start": "2012-01-01",
-                "end": "2015-12-31",
-                "horizon": 5,
-                "max_folds": 2,
-            },
+            "params": QUICK_RIDGE,
         }
         run = c.post(f"{V}/runs", json={"steps": [step]}, headers=h).json()
         with c.stream(
@@ -326,14 +314,7 @@ def test_a_streamed_turn_with_a_real_provider_sdk_streams_its_deltas_and_runs_it
     appears in the stream."""
     from llm_servers import ANTHROPIC_TEST_KEY, AnthropicServer, ScriptedToolCall, Turn
 
-    params = {
-        "model_id": "ridge",
-        "symbol": "SPX",
-        "start": "2012-01-01",
-        "end": "2015-12-31",
-        "horizon": 5,
-        "max_folds": 2,
-    }
+    params = QUICK_RIDGE
     with AnthropicServer() as srv:
         srv.push(
             Turn(
