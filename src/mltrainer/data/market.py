@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,24 @@ class MarketData(BaseModel):
         if col not in self.frame:
             raise DataError(f"{self.symbol} has no price or value column")
         return self.frame[col]
+
+    def summary(self) -> dict[str, Any]:
+        """Rows, span, last value, mean and volatility of bar returns, SHA-256: what the
+        ``data_summary`` action and the API's symbol summary report."""
+        close = self.close
+        r = close.pct_change().dropna()
+        p = self.provenance
+        return {
+            "symbol": self.symbol,
+            "kind": self.kind,
+            "rows": p.rows,
+            "first": p.first,
+            "last": p.last,
+            "last_close": float(close.iloc[-1]) if len(close) else None,
+            "mean_return": float(r.mean()) if len(r) else None,
+            "volatility": float(r.std()) if len(r) > 1 else None,
+            "sha256": p.sha256,
+        }
 
 
 class DataSource(Protocol):

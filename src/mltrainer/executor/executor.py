@@ -509,18 +509,7 @@ class UnifiedExecutor:
         md = self.app.data.fetch(
             p.symbol, source=p.source, start=p.start, end=p.end, actor="executor"
         )
-        r = md.close.pct_change().dropna()
-        return {
-            "symbol": md.symbol,
-            "kind": md.kind,
-            "rows": md.provenance.rows,
-            "first": md.provenance.first,
-            "last": md.provenance.last,
-            "last_close": float(md.close.iloc[-1]),
-            "mean_return": float(r.mean()) if len(r) else None,
-            "volatility": float(r.std()) if len(r) > 1 else None,
-            "sha256": md.provenance.sha256,
-        }
+        return md.summary()
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True)

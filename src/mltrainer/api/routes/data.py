@@ -79,16 +79,4 @@ def upload(
 
 
 def _summary(md: MarketData) -> SymbolSummary:
-    r = md.close.pct_change().dropna()
-    return SymbolSummary(
-        symbol=md.symbol,
-        kind=md.kind,
-        rows=md.provenance.rows,
-        first=md.provenance.first,
-        last=md.provenance.last,
-        last_close=float(md.close.iloc[-1]) if len(md.close) else None,
-        mean_return=float(r.mean()) if len(r) else None,
-        volatility=float(r.std()) if len(r) > 1 else None,
-        sha256=md.provenance.sha256,
-        provenance=md.provenance.model_dump(mode="json"),
-    )
+    return SymbolSummary(**md.summary(), provenance=md.provenance.model_dump(mode="json"))
