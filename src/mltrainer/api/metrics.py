@@ -97,9 +97,10 @@ class MetricsMiddleware:
             return
         start = time.perf_counter()
         status = 500
+        route: str | None = None
 
         async def send_and_measure(msg: Message) -> None:
-            nonlocal status
+            nonlocal status, route
             if msg["type"] == "http.response.start":
                 status = int(msg["status"])
                 route = _route(scope)
@@ -111,7 +112,8 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_and_measure)
         finally:
-            self.metrics.requests.labels(scope["method"], _route(scope), str(status)).inc()
+            label = route if route is not None else _route(scope)
+            self.metrics.requests.labels(scope["method"], label, str(status)).inc()
 
 
 _PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
