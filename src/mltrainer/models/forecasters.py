@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .base import ModelSpec
+from .threads import limit_threads
 
 __all__ = ["SPECS"]
 
@@ -42,9 +43,7 @@ def _quiet_single_thread() -> Iterator[None]:
     The matrices are tiny; multi-threaded BLAS only adds contention (10-40x slower fits
     on a busy 2-core machine).
     """
-    from threadpoolctl import threadpool_limits
-
-    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
+    with warnings.catch_warnings(), limit_threads(1, user_api="blas"):
         warnings.simplefilter("ignore")
         yield
 

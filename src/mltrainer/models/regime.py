@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .base import ModelSpec
+from .threads import limit_threads
 
 __all__ = ["SPECS", "HmmRegimeFilter", "MarkovRegimeFilter"]
 
@@ -79,7 +80,6 @@ class HmmRegimeFilter:
 
     def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> HmmRegimeFilter:
         from hmmlearn.hmm import GaussianHMM
-        from threadpoolctl import threadpool_limits
 
         obs = self._features(X)
         model = GaussianHMM(
@@ -89,7 +89,7 @@ class HmmRegimeFilter:
             tol=1e-4,
             random_state=self.random_state,
         )
-        with warnings.catch_warnings(), threadpool_limits(limits=1):
+        with warnings.catch_warnings(), limit_threads(1):
             warnings.simplefilter("ignore")
             model.fit(obs)
         self.means_ = np.asarray(model.means_, dtype=float)
@@ -157,10 +157,8 @@ class MarkovRegimeFilter:
         )
 
     def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> MarkovRegimeFilter:
-        from threadpoolctl import threadpool_limits
-
         model = self._model(_SCALE * _returns(X))
-        with warnings.catch_warnings(), threadpool_limits(limits=1):
+        with warnings.catch_warnings(), limit_threads(1):
             warnings.simplefilter("ignore")
             res = model.fit()
         self.params_ = np.asarray(res.params, dtype=float)
@@ -172,13 +170,11 @@ class MarkovRegimeFilter:
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        from threadpoolctl import threadpool_limits
-
         r = _SCALE * _returns(X)
         n = len(r)
         filt = np.tile(_stationary(self.transmat_), (n, 1))
         if n > self.order + 1:
-            with warnings.catch_warnings(), threadpool_limits(limits=1):
+            with warnings.catch_warnings(), limit_threads(1):
                 warnings.simplefilter("ignore")
                 res = self._model(r).filter(self.params_)
             # Markov AR drops its first `order` rows (conditioning values).

@@ -99,9 +99,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR, LinearSVC, LinearSVR, NuSVC, NuSVR
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
-from threadpoolctl import threadpool_limits
 
 from .base import ModelSpec
+from .threads import limit_threads
 
 __all__ = ["SPECS", "FeatureRegressor", "DirectionClassifier", "make_factory"]
 
@@ -122,9 +122,7 @@ def _last_rows(X: np.ndarray, y: np.ndarray, cap: int | None) -> tuple[np.ndarra
 
 def _thread_cap(n_threads: int | None) -> contextlib.AbstractContextManager[Any]:
     """Cap native thread pools; OpenMP spin-waiting under CPU contention can cost 100x."""
-    if n_threads is None:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=n_threads)
+    return limit_threads(n_threads)
 
 
 class FeatureRegressor(RegressorMixin, BaseEstimator):
