@@ -55,6 +55,18 @@ def test_parallel_folds_give_identical_results(app, model_id):
     ]
 
 
+def test_a_model_known_to_be_slow_starts_its_next_trial_in_parallel_at_once(app):
+    """The first trial fits one fold in the caller to project the rest; the engine keeps
+    that figure, so the next trial of the same model and parameters skips the probe."""
+    engine = _engine(app, 2)
+    first, second = engine.run(_spec("ridge")), engine.run(_spec("ridge"))
+    assert first.timings["folds_in_caller"] == 1 and second.timings["folds_in_caller"] == 0
+    assert second.timings["fold_jobs"] == 2
+    assert second.predictions == first.predictions
+    other = engine.run(_spec("ridge", params={"alpha": 3.0}))  # other parameters: a probe
+    assert other.timings["folds_in_caller"] == 1
+
+
 def test_on_fold_runs_in_the_caller_as_folds_complete(app):
     calls: list[tuple[int, int, int]] = []
     _engine(app, 2).run(_spec("ridge"), on_fold=lambda d, n: calls.append((d, n, os.getpid())))

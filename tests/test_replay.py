@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 from sqlalchemy import text
 
 from mltrainer.app import App
+from mltrainer.errors import ModelError
 from mltrainer.executor import UnifiedExecutor
+from mltrainer.models.registry import Registry
 from mltrainer.trials.replay import NOT_COMPARED, replay_trial
 from mltrainer.trials.spec import FoldResult, TrialSpec
 
@@ -133,3 +136,52 @@ def test_a_result_stored_before_the_newer_fields_replays_as_stored(ex: UnifiedEx
     rep = _replay(ex, tid)
     assert rep.identical, rep.differences
     assert "other_sharpes" in rep.only_in_replay
+
+
+def _release_changing_ridge_defaults(ex: UnifiedExecutor, **changes) -> None:
+    """The registry as a later release ships it: ridge's defaults changed, the values they
+    replace kept as its former defaults."""
+    old = ex.engine.registry.get("ridge")
+    new = dataclasses.replace(
+        old,
+        defaults={**old.defaults, **changes},
+        former_defaults={k: old.defaults[k] for k in changes},
+    )
+    ex.engine.registry = Registry([new if s.id == "ridge" else s for s in ex.engine.registry])
+
+
+def test_a_changed_default_leaves_a_stored_trials_replay_identical(ex: UnifiedExecutor):
+    tid, result = ex.run_trial(TrialSpec(**SPEC))
+    alpha = ex.engine.registry.get("ridge").defaults["alpha"]
+    assert result.model_params == {"alpha": alpha, **result.model_params}
+    _release_changing_ridge_defaults(ex, alpha=alpha * 1000)
+    rep = _replay(ex, tid)
+    assert rep.identical, rep.differences
+    assert rep.compared["model_params"] == len(result.model_params)
+    # A new trial of the same spec takes the new default, and it changes the predictions.
+    _, fresh = ex.run_trial(TrialSpec(**SPEC))
+    assert fresh.model_params["alpha"] == alpha * 1000
+    assert fresh.predictions != result.predictions
+
+
+def test_a_result_from_before_parameters_were_recorded_replays_with_the_former_defaults(
+    ex: UnifiedExecutor,
+):
+    from mltrainer.seals import seal_trial
+
+    tid, result = ex.run_trial(TrialSpec(**SPEC))
+    _edit_result(ex.app, tid, lambda r: r.pop("model_params"))
+    seal_trial(ex.app.audit, tid)  # as if it had been sealed when stored
+    _release_changing_ridge_defaults(ex, alpha=result.model_params["alpha"] * 1000)
+    rep = _replay(ex, tid)
+    assert rep.identical, rep.differences
+    assert "model_params" in rep.only_in_replay
+
+
+def test_recorded_parameters_come_back_as_the_types_the_model_takes(app: App):
+    mlp = UnifiedExecutor(app).registry.get("mlp_regressor_medium")
+    stored = json.loads(json.dumps(mlp.params({"hidden_layer_sizes": (32, 16)})))
+    assert stored["hidden_layer_sizes"] == [32, 16]  # JSON has no tuples
+    assert mlp.recorded(stored)["hidden_layer_sizes"] == (32, 16)
+    with pytest.raises(ModelError, match="has no parameter 'layers'"):
+        mlp.recorded({"layers": [8]})

@@ -74,6 +74,11 @@ class ModelSpec:
     """Optional install extra this model needs (``"deep"`` for torch models)."""
     requires: tuple[str, ...] = ()
     """Importable modules needed at run time; missing ones make the model unavailable."""
+    former_defaults: Mapping[str, Any] = field(default_factory=dict)
+    """The values trials stored before results recorded their resolved parameters
+    (``TrialResult.model_params``) ran with, for the defaults changed since. A replay of
+    such a trial fits with them (``params(former=True)``), so making a default cheaper never
+    changes what an old trial replays to."""
 
     def __post_init__(self) -> None:
         if not self.id.replace("_", "").isalnum() or self.id != self.id.lower():
@@ -82,6 +87,10 @@ class ModelSpec:
             raise ValueError(f"model {self.id}: unknown task {self.task}")
         object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))
         object.__setattr__(self, "search_space", MappingProxyType(dict(self.search_space)))
+        object.__setattr__(self, "former_defaults", MappingProxyType(dict(self.former_defaults)))
+        for k in self.former_defaults:
+            if k not in self.defaults:
+                raise ValueError(f"model {self.id}: former default '{k}' is not a parameter")
         for k in self.search_space:
             if k not in self.defaults:
                 raise ValueError(f"model {self.id}: search-space key '{k}' has no default")
@@ -97,9 +106,15 @@ class ModelSpec:
         extra = self.extra or "all"
         return f"pip install 'mltrainer[{extra}]' (needs {', '.join(self.requires)})"
 
-    def params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Defaults updated by ``overrides``; an unknown name raises :class:`ModelError`."""
+    def params(
+        self, overrides: Mapping[str, Any] | None = None, *, former: bool = False
+    ) -> dict[str, Any]:
+        """Defaults updated by ``overrides``; an unknown name raises :class:`ModelError`.
+        ``former``: start from the defaults of trials stored before parameters were
+        recorded (see :attr:`former_defaults`)."""
         out = dict(self.defaults)
+        if former:
+            out.update(self.former_defaults)
         for k, v in (overrides or {}).items():
             if k not in self.defaults:
                 close = difflib.get_close_matches(k, list(self.defaults), n=3)
@@ -108,6 +123,12 @@ class ModelSpec:
                 raise ModelError(f"model '{self.id}' has no parameter '{k}'; {hint}valid: {valid}")
             out[k] = v
         return out
+
+    def recorded(self, stored: Mapping[str, Any]) -> dict[str, Any]:
+        """Parameters as a stored result recorded them, in the types the defaults use: JSON
+        gave tuples (layer sizes, ARIMA orders) back as lists. Names are checked as in
+        :meth:`params`; a parameter added since keeps its default."""
+        return self.params({k: _like(v, self.defaults.get(k)) for k, v in stored.items()})
 
     def build(self, **overrides: Any) -> Any:
         """A fresh, unfitted estimator with defaults updated by ``overrides``."""
@@ -133,3 +154,12 @@ class ModelSpec:
             "available": self.available,
             "install_hint": self.install_hint,
         }
+
+
+def _like(value: Any, default: Any) -> Any:
+    """``value`` read back from JSON, as a tuple again where the default is one."""
+    if isinstance(default, tuple) and isinstance(value, list):
+        return tuple(
+            _like(v, default[i] if i < len(default) else None) for i, v in enumerate(value)
+        )
+    return value

@@ -23,7 +23,8 @@ Annualisation uses :func:`mltrainer.data.intervals.bar_frequency` of the fetched
 figure and how it was obtained are stored with every result.
 
 Fold-parallel fitting and threads: folds are independent fits, so once the folds fitted so
-far project more than ``parallel_min_s`` seconds for the rest, the remaining folds run in
+far project more than ``parallel_min_s`` seconds for the rest (or the last trial of the same
+model and parameters in this engine did), the remaining folds run in
 ``fold_jobs`` loky worker processes (``MLTRAINER_FOLD_JOBS``, default one per core; 1 =
 always sequential); short trials never pay for starting workers. Every fold, in the parent
 or in a worker, goes through :func:`fit_fold` on the same inputs (X and y sent once as
@@ -40,6 +41,7 @@ joblib's ``inner_max_num_threads`` in the workers).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import platform
@@ -60,6 +62,7 @@ from ..errors import MLTrainerError, ModelError, TrialError
 from ..features import build_features, make_labels, price_inputs
 from ..models.base import ModelSpec
 from ..models.registry import Registry
+from ..models.threads import limit_threads
 from . import metrics as M
 from .spec import FoldResult, TrialResult, TrialSpec
 
@@ -148,6 +151,16 @@ def model_threads(params: Mapping[str, Any], cores: int) -> int:
     return n
 
 
+def resolve_params(mspec: ModelSpec, spec: TrialSpec, *, former: bool = False) -> dict[str, Any]:
+    """The parameters a trial of ``spec`` fits with: the registry defaults (``former``: as
+    they were before results recorded them), the spec's overrides, and the spec's seed as
+    ``random_state`` unless the spec sets one. Unknown names raise :class:`ModelError`."""
+    params = mspec.params(spec.params, former=former)
+    if "random_state" in mspec.defaults and "random_state" not in spec.params:
+        params["random_state"] = spec.seed
+    return params
+
+
 @dataclass(frozen=True)
 class FoldData:
     """The trial's X and y as arrays plus their labels: sent to fold workers once per task
@@ -234,6 +247,10 @@ class WalkForwardEngine:
         """Processes for fold fitting; None = one per core, 1 = sequential."""
         self.parallel_min_s = parallel_min_s
         """Go parallel only when the remaining folds project at least this many seconds."""
+        self._fold_s: dict[str, float] = {}
+        """Mean seconds per fold of the last trial of each model and parameters, so the
+        next one that projects past ``parallel_min_s`` starts in parallel at once instead
+        of probing a fold while the other cores wait (a search runs one model many times)."""
 
     # -- folds ---------------------------------------------------------------------------
     def _fit_folds(
@@ -243,10 +260,9 @@ class WalkForwardEngine:
         data: FoldData,
         folds: list[Fold],
         on_fold: OnFold | None,
-    ) -> tuple[list[FoldOut], int]:
-        """Every fold's output in fold order, and the number of processes used."""
-        from threadpoolctl import threadpool_limits
-
+    ) -> tuple[list[FoldOut], int, int]:
+        """Every fold's output in fold order, the number of processes used, and the
+        number of folds fitted in this process before going parallel."""
         cores = cpu_cores()
         threads = model_threads(params, cores)
         jobs = max(1, min(self.fold_jobs or cores, cores // threads))
@@ -261,9 +277,12 @@ class WalkForwardEngine:
             if on_fold:
                 on_fold(done, n)
 
+        key = f"{mspec.id}:{json.dumps(params, sort_keys=True, default=repr)}"
+        known = self._fold_s.get(key)
+        at_once = jobs > 1 and n > 1 and known is not None and known * n > self.parallel_min_s
         k = 0
-        with threadpool_limits(limits=threads):
-            while k < n:
+        with limit_threads(threads):
+            while k < n and not at_once:
                 out = fit_fold(mspec, params, data, k, folds[k])
                 record(out)
                 k += 1
@@ -279,7 +298,11 @@ class WalkForwardEngine:
             used = min(jobs, n - k)
             for out in self._parallel(mspec, params, data, folds, k, used, threads):
                 record(out)
-        return [o for o in outs if o is not None], used
+        done_outs = [o for o in outs if o is not None]
+        if len(self._fold_s) >= 1000:  # a long search tries many parameter sets
+            self._fold_s.clear()
+        self._fold_s[key] = sum(o.fit_s + o.predict_s for o in done_outs) / len(done_outs)
+        return done_outs, used, k
 
     @staticmethod
     def _parallel(
@@ -291,7 +314,11 @@ class WalkForwardEngine:
         jobs: int,
         threads: int,
     ) -> Iterator[FoldOut]:
-        """Folds ``start..`` in ``jobs`` loky processes, yielded as they complete."""
+        """Folds ``start..`` in ``jobs`` loky processes, yielded as they complete.
+
+        Dispatched largest training set first (longest-processing-time order): with an
+        expanding window the last folds are the slowest fits, and sent last they would
+        leave one process working alone at the end while the others wait."""
         from joblib import Parallel, delayed, parallel_config
 
         # Stopping early (an on_fold callback raised: cancel, pause) is not worth a warning.
@@ -302,10 +329,8 @@ class WalkForwardEngine:
             parallel_config(backend="loky", inner_max_num_threads=threads),
             Parallel(n_jobs=jobs, return_as="generator_unordered", max_nbytes="32K") as par,
         ):
-            yield from par(
-                delayed(fit_fold)(mspec, params, data, k, folds[k])
-                for k in range(start, len(folds))
-            )
+            order = sorted(range(start, len(folds)), key=lambda k: folds[k].lo - folds[k].hi)
+            yield from par(delayed(fit_fold)(mspec, params, data, k, folds[k]) for k in order)
 
     # -- inputs ------------------------------------------------------------------------
     def _inputs(
@@ -375,7 +400,11 @@ class WalkForwardEngine:
         on_fold: OnFold | None = None,
         n_trials: int = 1,
         other_sharpes: Sequence[float] = (),
+        model_params: Mapping[str, Any] | None = None,
     ) -> TrialResult:
+        """Run ``spec``. ``model_params``: fit with these resolved parameters instead of
+        resolving the spec against today's registry defaults (a replay passes the ones
+        the stored result recorded)."""
         t0 = time.perf_counter()
         mspec = self.registry.get(spec.model_id)
         if mspec.task not in TRIAL_TASKS:
@@ -384,9 +413,8 @@ class WalkForwardEngine:
             )
         if not mspec.available:
             raise ModelError(f"model '{mspec.id}' is unavailable: {mspec.install_hint}")
-        params = mspec.params(spec.params)  # validates names before any work
-        if "random_state" in mspec.defaults and "random_state" not in spec.params:
-            params["random_state"] = spec.seed
+        # validates names before any work
+        params = resolve_params(mspec, spec) if model_params is None else dict(model_params)
         md, X, labels, held_ret, exit_ts = self._inputs(spec, mspec)
         t_data = time.perf_counter()
         freq = bar_frequency(md.frame.index, md.interval)
@@ -399,7 +427,9 @@ class WalkForwardEngine:
         n_test = folds[-1].e - folds[0].s
         preds = np.full(n_test, np.nan)
         base = folds[0].s
-        outs, jobs_used = self._fit_folds(mspec, params, FoldData.of(X, y_all), folds, on_fold)
+        outs, jobs_used, in_caller = self._fit_folds(
+            mspec, params, FoldData.of(X, y_all), folds, on_fold
+        )
         fold_info: list[tuple] = []
         for o in outs:
             f = folds[o.k]
@@ -449,7 +479,9 @@ class WalkForwardEngine:
                 "predict_s": pred_s,
                 "total_s": t_end - t0,
                 "fold_jobs": float(jobs_used),
+                "folds_in_caller": float(in_caller),
             },
+            model_params=params,
             n_trials=n_trials,
             other_sharpes=sharpes,
             periods_per_year=ppy,

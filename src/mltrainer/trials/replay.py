@@ -1,7 +1,10 @@
 """Replaying a stored trial: run its spec again and compare everything the result holds.
 
-The re-run uses the stored DSR context (``n_trials`` and the other trials' Sharpes), so the
-deflated Sharpe is reproduced rather than re-deflated by trials that came later. Every value
+The re-run fits with the parameters the result recorded (``model_params``), so a registry
+default changed since does not change the replay; a result stored before parameters were
+recorded replays with the model's ``former_defaults``. It uses the stored DSR context
+(``n_trials`` and the other trials' Sharpes), so the deflated Sharpe is reproduced rather
+than re-deflated by trials that came later. Every value
 the stored result holds is compared exactly: metrics, benchmark, folds, the equity curve,
 each prediction/position/label, the spec, ``spec_hash``, ``data_sha256`` and the rest.
 Timings and library versions are reported, not compared (they legitimately vary); a value
@@ -18,7 +21,7 @@ from typing import Any
 
 from ..audit import AuditLog
 from ..seals import check_seal
-from .engine import WalkForwardEngine
+from .engine import WalkForwardEngine, resolve_params
 from .spec import TrialResult
 from .store import TrialStore
 
@@ -142,8 +145,17 @@ def replay_trial(
     """Re-run ``trial_id`` with its stored spec and DSR context; audit the outcome."""
     raw = store.get(trial_id)["result"]
     old = store.result(trial_id)  # raises NotFound when the trial has no result
+    mspec = engine.registry.get(old.spec.model_id)
+    if old.model_params is None:  # stored before parameters were recorded
+        params = resolve_params(mspec, old.spec, former=True)
+    else:
+        params = mspec.recorded(old.model_params)
     new = engine.run(
-        old.spec, on_fold=on_fold, n_trials=old.n_trials, other_sharpes=old.other_sharpes
+        old.spec,
+        on_fold=on_fold,
+        n_trials=old.n_trials,
+        other_sharpes=old.other_sharpes,
+        model_params=params,
     )
     report = compare_results(trial_id, raw, new)
     report.seal = check_seal(audit, "trial.seal", trial_id)

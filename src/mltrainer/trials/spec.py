@@ -151,6 +151,12 @@ class TrialResult(BaseModel):
     )
     versions: dict[str, str]
     timings: dict[str, float]
+    model_params: dict[str, Any] | None = Field(
+        None,
+        description="the parameters the model was fitted with: registry defaults, the "
+        "spec's overrides and the seed (None: stored before they were recorded; a replay then "
+        "uses the model's former defaults)",
+    )
     n_trials: int = 1
     other_sharpes: list[float] = Field(
         default_factory=list,
