@@ -281,6 +281,8 @@ def test_a_worker_killed_mid_trial_loses_nothing_and_completes_nothing_twice(tmp
             killed = store.get(run_id)["steps"][0]
             assert killed["status"] == "running" and killed["worker_pid"] == first.pid
             assert killed["progress"]["folds_done"] < 6
+            (orphan,) = TrialStore(app.engine, lease_s=30).list(limit=10)
+            assert orphan["status"] == "interrupted"  # its process is dead
     finally:
         if first.poll() is None:
             first.kill()
@@ -308,13 +310,13 @@ def test_a_worker_killed_mid_trial_loses_nothing_and_completes_nothing_twice(tmp
         requeued = [r for r in records if r.kind == "step.requeued"]
         assert len(requeued) == 1 and requeued[0].payload["seq"] == 1
         assert sum(r.kind == "run.finish" for r in records) == 1
-        # The killed attempt's trial is shown as interrupted, never as a result.
+        # The retry finished the killed attempt's trial under its own id: no orphan row.
         trials = TrialStore(app.engine, lease_s=30).list(limit=10)
-        statuses = Counter(t["status"] for t in trials)
-        assert statuses == {"done": 2, "interrupted": 1}
-        assert {t["id"] for t in trials if t["status"] == "done"} == {
-            s["trial_id"] for s in d["steps"]
-        }
+        assert Counter(t["status"] for t in trials) == {"done": 2}
+        assert {t["id"] for t in trials} == {s["trial_id"] for s in d["steps"]}
+        assert d["steps"][0]["trial_id"] == orphan["id"]
+        resumed = [r for r in records if r.kind == "trial.resume"]
+        assert [r.payload["trial_id"] for r in resumed] == [orphan["id"]]
     verify = subprocess.run(
         [*_CLI, "audit", "verify"], env=env, capture_output=True, text=True, timeout=120
     )

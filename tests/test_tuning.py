@@ -107,3 +107,52 @@ def test_tuning_on_postgresql_shares_the_database(settings_factory, pg_url) -> N
         assert "studies" in insp.get_table_names(schema="optuna")
         assert "studies" not in insp.get_table_names()
         ex.shutdown()
+
+
+_KILLED_MID_TRIAL = """
+import os, signal, sys
+from mltrainer.app import App
+from mltrainer.executor.executor import UnifiedExecutor
+from mltrainer.settings import Settings
+
+ex = UnifiedExecutor(App(Settings(home=sys.argv[1])))
+# The first fold is done and stored as progress; the process dies as a killed worker does.
+ex.on_fold = lambda done, total: os.kill(os.getpid(), signal.SIGKILL)
+ex.execute("tune_model", {"model_id": "ridge", "n_trials": 1, "seed": 7, "study": "killed",
+                          "symbol": "SPX", "start": "2012-01-01", "end": "2016-12-31",
+                          "max_folds": 2}, actor="test")
+"""
+
+
+def test_a_tuning_trial_killed_mid_run_is_finished_under_its_own_id_by_the_retry(app) -> None:
+    """The retry of a killed tune step resumes the Optuna trial and the mlTrainer trial its
+    first attempt began: no orphan ``interrupted`` row, no RUNNING trial left in the study,
+    the point run once."""
+    import signal
+    import subprocess
+    import sys
+
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_MID_TRIAL, str(app.settings.home)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    (orphan,) = _rows(app, "killed")
+    assert orphan.status == "running"  # its owner is dead: shown as interrupted
+    ex = UnifiedExecutor(app)
+    assert ex.store.get(orphan.id)["status"] == "interrupted"
+
+    data = _tune(ex, 1, study="killed")
+    assert [t["trial_id"] for t in data["trials"]] == [orphan.id]
+    _check_study(app, data, 1)  # one row, done, COMPLETE in the study with its Sharpe
+    st = optuna.load_study(study_name="killed", storage=_storage(app))
+    assert [t.state.name for t in st.trials] == ["COMPLETE"]
+    resumed = [r for r in app.audit.tail(1000) if r.kind == "trial.resume"]
+    assert [r.payload["trial_id"] for r in resumed] == [orphan.id]
+    # The next call goes on to a new point of the study.
+    more = _tune(ex, 1, study="killed")
+    assert more["trials"][0]["trial_id"] != orphan.id
+    assert {r.status for r in _rows(app, "killed")} == {"done"}
+    ex.shutdown()

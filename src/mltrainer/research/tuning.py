@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from ..errors import ConfigError, MLTrainerError, TrialError
+from ..errors import ConfigError, MLTrainerError, NotFound, TrialError
 from ..trials.spec import TrialSpec
 
 if TYPE_CHECKING:
@@ -169,6 +169,60 @@ def _ask_new_point(st: optuna.Study, space: dict[str, list[Any]]) -> optuna.Tria
     return st.ask(dists)
 
 
+def _objective_value(metrics: dict[str, Any], metric: str, trial_id: str) -> float:
+    value = metrics.get(metric)
+    if value is None or not math.isfinite(value):
+        raise TrialError(f"metric '{metric}' is undefined for trial {trial_id}")
+    return float(value)
+
+
+def _running(st: optuna.Study) -> list[tuple[int, str]]:
+    """(number, mlTrainer trial id) of the study's RUNNING Optuna trials."""
+    from optuna.trial import TrialState
+
+    return [
+        (t.number, t.user_attrs["trial_id"])
+        for t in st.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if t.user_attrs.get("trial_id")
+    ]
+
+
+def _settle_ended(st: optuna.Study, executor: UnifiedExecutor, metric: str) -> None:
+    """Tell the study about trials that ended while their Optuna trial was left RUNNING
+    (the worker died between storing the result and telling Optuna): done gives its
+    value, failed gives FAIL. Nothing is re-run."""
+    from optuna.trial import TrialState
+
+    for number, tid in _running(st):
+        try:
+            row = executor.store.get(tid)
+        except NotFound:
+            continue
+        if row["status"] == "done":
+            try:
+                st.tell(number, _objective_value(row["result"]["metrics"], metric, tid))
+            except TrialError:
+                st.tell(number, state=TrialState.FAIL)
+        elif row["status"] == "failed":
+            st.tell(number, state=TrialState.FAIL)
+
+
+def _claim_interrupted(
+    st: optuna.Study, executor: UnifiedExecutor, actor: str
+) -> tuple[int, str, TrialSpec] | None:
+    """A RUNNING Optuna trial whose mlTrainer trial is interrupted (its process died),
+    claimed for this process: a retried step finishes the trial its killed attempt began,
+    under the same id, instead of leaving it behind and drawing a new point. The claim is
+    exclusive, so two workers never resume the same trial."""
+    for number, tid in _running(st):
+        try:
+            before = executor.store.claim(tid, executor.runner.audit, actor)
+        except (NotFound, TrialError):  # live elsewhere, or already ended
+            continue
+        return number, tid, TrialSpec.from_stored(before["spec"])
+    return None
+
+
 def tune(
     executor: UnifiedExecutor,
     base: TrialSpec,
@@ -204,8 +258,15 @@ def tune(
     numbers: list[int] = []
     metrics: dict[int, dict[str, Any]] = {}
 
+    def run(number: int, tid: str, spec: TrialSpec) -> float:
+        numbers.append(number)
+        result = runner.execute(
+            tid, spec, goal_id=goal_id, study=name, on_fold=executor.on_fold, actor=actor
+        )
+        metrics[number] = result.metrics
+        return _objective_value(result.metrics, metric, tid)
+
     def objective(trial: optuna.Trial) -> float:
-        numbers.append(trial.number)
         chosen = {
             k: decode[trial.suggest_categorical(k, keys)] for k, (keys, decode) in space.items()
         }
@@ -213,32 +274,31 @@ def tune(
         tid = runner.create(spec, goal_id=goal_id, study=name, actor=actor)
         trial.set_user_attr("trial_id", tid)
         try:
-            result = runner.execute(
-                tid, spec, goal_id=goal_id, study=name, on_fold=executor.on_fold, actor=actor
-            )
+            return run(trial.number, tid, spec)
         except MLTrainerError as e:  # stored as failed by the runner; FAIL in the study
             trial.set_user_attr("error", str(e))
             raise
-        metrics[trial.number] = result.metrics
-        value = result.metrics.get(metric)
-        if value is None or not math.isfinite(value):
-            trial.set_user_attr("error", f"metric '{metric}' is undefined for this trial")
-            raise TrialError(f"metric '{metric}' is undefined for trial {tid}")
-        return float(value)
 
+    _settle_ended(st, executor, metric)
     grid = {k: keys for k, (keys, _d) in space.items()}
     for _ in range(n_trials):
-        trial = _ask_new_point(st, grid)
+        adopted = _claim_interrupted(st, executor, actor)
+        if adopted is not None:  # a killed worker's trial: finished under its own id
+            number, tid, spec = adopted
+            log.info("resuming interrupted trial %s (number %s of %s)", tid, number, name)
+        else:
+            trial = _ask_new_point(st, grid)
+            number = trial.number
         try:
-            value = objective(trial)
+            value = run(number, tid, spec) if adopted else objective(trial)
         except MLTrainerError as e:  # recorded: FAIL in the study, failed in the trials table
-            log.info("tuning trial %s of %s failed: %s", trial.number, name, e)
-            st.tell(trial, state=optuna.trial.TrialState.FAIL)
+            log.info("tuning trial %s of %s failed: %s", number, name, e)
+            st.tell(number, state=optuna.trial.TrialState.FAIL)
             continue
         except BaseException:  # a stopped step: the trial is not left running
-            st.tell(trial, state=optuna.trial.TrialState.FAIL)
+            st.tell(number, state=optuna.trial.TrialState.FAIL)
             raise
-        st.tell(trial, value)
+        st.tell(number, value)
     out = TuneResult(name, mspec.id, metric)
     for t in st.get_trials(deepcopy=False):
         if t.number not in numbers:

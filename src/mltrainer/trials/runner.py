@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 
 from ..audit import AuditLog
-from ..errors import MLTrainerError
+from ..errors import MLTrainerError, TrialError
 from .engine import WalkForwardEngine
 from .heartbeat import Heartbeat
 from .spec import TrialResult, TrialSpec
@@ -100,7 +100,20 @@ class TrialRunner:
         )
 
     def run(self, spec: TrialSpec, **kw) -> tuple[str, TrialResult]:
-        tid = self.create(
-            spec, goal_id=kw.get("goal_id"), study=kw.get("study"), actor=kw.get("actor", "system")
-        )
+        """Create and execute a trial of ``spec``, or finish an interrupted one.
+
+        An interrupted trial of the same spec, goal and study (its process died: a worker
+        killed mid-step whose step is now retried) is claimed and resumed under its own id,
+        so a retry leaves no orphan row behind and the spec is counted once. The claim is
+        exclusive: when another process takes that trial first, a new one is created.
+        """
+        goal_id, study, actor = kw.get("goal_id"), kw.get("study"), kw.get("actor", "system")
+        for tid in self.store.interrupted_like(spec, goal_id=goal_id, study=study):
+            try:
+                self.store.claim(tid, self.audit, actor)
+            except TrialError:  # resumed by another process in the meantime
+                continue
+            log.info("resuming interrupted trial %s of the same spec", tid)
+            return tid, self.execute(tid, spec, **kw)
+        tid = self.create(spec, goal_id=goal_id, study=study, actor=actor)
         return tid, self.execute(tid, spec, **kw)

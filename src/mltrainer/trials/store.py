@@ -167,6 +167,22 @@ class TrialStore:
                 )
             return before
 
+    def interrupted_like(
+        self, spec: TrialSpec, *, goal_id: str | None = None, study: str | None = None
+    ) -> list[str]:
+        """Interrupted trials of this very spec, goal and study, oldest first: the trial a
+        retried run step started before its worker died, which the retry resumes under the
+        same id instead of leaving it behind (see :meth:`TrialRunner.run`)."""
+        q = select(TrialRow).where(
+            TrialRow.status.in_(_LIVE),
+            TrialRow.spec_hash == spec.spec_hash(),
+            TrialRow.goal_id.is_(None) if goal_id is None else TrialRow.goal_id == goal_id,
+            TrialRow.study.is_(None) if study is None else TrialRow.study == study,
+        )
+        with Session(self._engine) as s:
+            rows = s.scalars(q.order_by(TrialRow.created_at, TrialRow.id)).all()
+            return [r.id for r in rows if self.status_of(r) == "interrupted"]
+
     @staticmethod
     def _not_resumable(row: TrialRow, status: str) -> str:
         tid = row.id
