@@ -101,7 +101,15 @@ def run_one_step(fields: dict[str, Any]) -> dict[str, Any] | None:
         return None
     status = process_step(app, executor, store, step)
     store.worker_beat(wid)
-    return {"run_id": step.run_id, "seq": step.seq, "status": status, "worker_id": wid}
+    import ray
+
+    return {
+        "run_id": step.run_id,
+        "seq": step.seq,
+        "status": status,
+        "worker_id": wid,
+        "node_id": ray.get_runtime_context().get_node_id(),
+    }
 
 
 def _connect(settings: Settings) -> Any:
@@ -174,7 +182,10 @@ def run_ray_workers(
                 for out in ray.get(done):
                     if out is not None:
                         counts[out["status"]] = counts.get(out["status"], 0) + 1
-                        say(f"{out['run_id']} step {out['seq']}: {out['status']} on Ray")
+                        say(
+                            f"{out['run_id']} step {out['seq']}: {out['status']} on Ray node "
+                            f"{out['node_id'][:12]}"
+                        )
                 last_work = time.monotonic()
                 continue
             if plan_runs(app, store, say):
