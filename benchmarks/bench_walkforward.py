@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -91,6 +92,7 @@ def registry_defaults(ex: UnifiedExecutor, args: argparse.Namespace) -> None:
             row = {"model": s.id, "family": s.family, "seconds": None, "error": s.install_hint}
         else:
             spec = TrialSpec(model_id=s.id, symbol="SPX", horizon=10)
+            load = os.getloadavg()[0]  # other work on the machine slows the figure down
             t = time.perf_counter()
             try:
                 r = ex.engine.run(spec)
@@ -102,6 +104,7 @@ def registry_defaults(ex: UnifiedExecutor, args: argparse.Namespace) -> None:
                     "fold_jobs": int(r.timings["fold_jobs"]),
                     "fit_s": round(r.timings["fit_s"], 2),
                     "sharpe": r.metrics.get("sharpe"),
+                    "load_before": round(load, 2),
                 }
             except Exception as e:  # a failing model is recorded, the sweep goes on
                 row = {"model": s.id, "family": s.family, "seconds": None, "error": str(e)}
@@ -129,7 +132,7 @@ def _print_row(r: dict) -> None:
     verdict = "met" if r["seconds"] <= TARGET_S else "MISSED"
     print(
         f"  {r['model']:<36}{r['seconds']:8.1f} s  {r['folds']} folds x{r['fold_jobs']}  "
-        f"fit {r['fit_s']:.1f} s  {verdict}"
+        f"fit {r['fit_s']:.1f} s  load {r.get('load_before', '?')}  {verdict}"
     )
 
 
