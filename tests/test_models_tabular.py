@@ -20,9 +20,8 @@ ALL_SPECS: list[ModelSpec] = [*sklearn_models.SPECS, *boosting.SPECS]
 HORIZON = 10
 
 
-@pytest.fixture(scope="module")
-def data() -> dict[str, pd.DataFrame | pd.Series]:
-    md = BundledSource().fetch("SPX", start="2012-01-01", end="2016-12-31")
+def _features_and_labels(**window: str) -> tuple[pd.DataFrame, pd.Series]:
+    md = BundledSource().fetch("SPX", **window)
     close = md.frame["close"]
     ret1 = close.pct_change()
     feats = pd.DataFrame({f"ret_{n}": close.pct_change(n) for n in (1, 5, 10, 20)})
@@ -31,8 +30,13 @@ def data() -> dict[str, pd.DataFrame | pd.Series]:
     feats["dist_ma_20"] = close / close.rolling(20).mean() - 1.0
     fwd = (close.shift(-HORIZON) / close - 1.0).rename("fwd")
     frame = pd.concat([feats, fwd], axis=1).dropna()
-    X, y = frame.drop(columns="fwd"), frame["fwd"]
-    cut = int(len(frame) * 0.7)
+    return frame.drop(columns="fwd"), frame["fwd"]
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, pd.DataFrame | pd.Series]:
+    X, y = _features_and_labels(start="2012-01-01", end="2016-12-31")
+    cut = int(len(X) * 0.7)
     return {
         "X_train": X.iloc[:cut],
         "X_test": X.iloc[cut:],
@@ -130,6 +134,28 @@ def test_gaussian_process_uses_recent_rows_only(data: dict) -> None:
     assert gp.X_train_.shape[0] == 200
     scaler = est.estimator_.steps[0][1]
     np.testing.assert_allclose(scaler.mean_, data["X_train"].iloc[-200:].mean().to_numpy())
+
+
+@pytest.mark.parametrize("model_id", ["kernel_ridge_rbf", "kernel_ridge_poly"])
+def test_kernel_ridge_fits_the_last_2000_rows_as_plain_scikit_learn_does(model_id: str) -> None:
+    from sklearn.kernel_ridge import KernelRidge
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _features_and_labels()  # SPX 1999-2018: more rows than the cap
+    X_train, y_train, X_test = X.iloc[:3000], y.iloc[:3000], X.iloc[3000:3200]
+    spec = build_registry().get(model_id)
+    ours = spec.build().fit(X_train, y_train).predict(X_test)
+    kr = {k: v for k, v in spec.params().items() if k not in ("max_train_rows", "n_threads")}
+    recent = y_train.iloc[-2000:].to_numpy()
+    mean, sd = recent.mean(), recent.std()
+    oracle = StandardScaler().fit(X_train.iloc[-2000:].to_numpy())
+    fitted = KernelRidge(**kr).fit(
+        oracle.transform(X_train.iloc[-2000:].to_numpy()), (recent - mean) / sd
+    )
+    expected = fitted.predict(oracle.transform(X_test.to_numpy())) * sd + mean
+    np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-12)
+    # Trials stored before the cap fitted every row; their replays still do.
+    assert spec.params(former=True)["max_train_rows"] is None
 
 
 def test_decision_function_models_give_probabilities(data: dict) -> None:
