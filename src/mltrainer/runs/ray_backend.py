@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -148,7 +147,7 @@ def run_ray_workers(
     from ..app import App
     from ..executor.executor import UnifiedExecutor
     from .store import RunStore
-    from .worker import plan_runs
+    from .worker import serve_queue
 
     ray = _connect(settings)
     fields = task_settings(settings)
@@ -156,44 +155,43 @@ def run_ray_workers(
     slots = concurrency or max(1, int(ray.cluster_resources().get("CPU", 1)))
     stop = stop_event or threading.Event()
     say = on_event or (lambda _m: None)
-    deadline = time.monotonic() + max_seconds if max_seconds else None
     counts: dict[str, int] = {}
     pending: list[Any] = []
     app = App(settings)
     executor = UnifiedExecutor(app)
     store = RunStore.for_executor(executor)
-    lease = settings.step_lease_s
-    last_requeue = 0.0
-    last_work = time.monotonic()
+
+    def work() -> bool:
+        """Keep ``slots`` tasks in flight while steps wait; collect those that end."""
+        nonlocal pending
+        if store.has_queued_work():
+            pending += [remote.remote(fields) for _ in range(slots - len(pending))]
+        if not pending:
+            return False
+        done, pending = ray.wait(pending, num_returns=1, timeout=poll_s)
+        for out in ray.get(done):
+            if out is not None:
+                counts[out["status"]] = counts.get(out["status"], 0) + 1
+                say(
+                    f"{out['run_id']} step {out['seq']}: {out['status']} on Ray node "
+                    f"{out['node_id'][:12]}"
+                )
+        return True
+
     say(f"ray driver: {slots} task slots")
     try:
-        while not stop.is_set():
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                break
-            if now - last_requeue >= min(5.0, lease / 4):
-                for d in store.requeue_expired(lease, actor="ray-driver"):
-                    say(f"{d['run_id']} step {d['seq']}: {d.get('requeued') or d.get('failed')}")
-                last_requeue = now
-            if store.has_queued_work():
-                pending += [remote.remote(fields) for _ in range(slots - len(pending))]
-            if pending:
-                done, pending = ray.wait(pending, num_returns=1, timeout=poll_s)
-                for out in ray.get(done):
-                    if out is not None:
-                        counts[out["status"]] = counts.get(out["status"], 0) + 1
-                        say(
-                            f"{out['run_id']} step {out['seq']}: {out['status']} on Ray node "
-                            f"{out['node_id'][:12]}"
-                        )
-                last_work = time.monotonic()
-                continue
-            if plan_runs(app, store, say):
-                last_work = time.monotonic()
-                continue
-            if once or (idle_exit_s is not None and now - last_work >= idle_exit_s):
-                break
-            stop.wait(poll_s)
+        serve_queue(
+            app,
+            store,
+            work,
+            stop,
+            actor="ray-driver",
+            once=once,
+            max_seconds=max_seconds,
+            poll_s=poll_s,
+            idle_exit_s=idle_exit_s,
+            on_event=say,
+        )
     finally:
         if pending:  # stopped early: running steps finish; their leases cover a lost task
             ray.wait(pending, num_returns=len(pending), timeout=60)

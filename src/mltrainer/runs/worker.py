@@ -36,6 +36,8 @@ from .planner import plan_next
 from .store import ClaimedStep, RunStore
 
 if TYPE_CHECKING:
+    from multiprocessing.synchronize import Event as MpEvent
+
     from ..app import App
     from ..executor.executor import UnifiedExecutor
     from ..settings import Settings
@@ -46,6 +48,7 @@ __all__ = [
     "run_worker",
     "process_step",
     "plan_runs",
+    "serve_queue",
     "WorkerPool",
     "pool_settings",
     "ensure_workers",
@@ -252,6 +255,48 @@ def plan_runs(app: App, store: RunStore, on_event: OnEvent | None = None) -> int
     return n
 
 
+def serve_queue(
+    app: App,
+    store: RunStore,
+    work: Callable[[], bool],
+    stop: threading.Event | MpEvent,
+    *,
+    actor: str,
+    on_tick: Callable[[float], None] | None = None,
+    once: bool = False,
+    max_seconds: float | None = None,
+    poll_s: float = 1.0,
+    idle_exit_s: float | None = None,
+    on_event: OnEvent | None = None,
+) -> None:
+    """The loop of every backend: re-queue expired leases, ``work()`` (run or dispatch
+    steps; True when it did something), else plan the runs that need new steps, else wait.
+    Ends when ``stop`` is set, ``max_seconds`` pass, (``once``) nothing is left to do, or
+    nothing was done for ``idle_exit_s``. ``on_tick(now)`` runs on every turn (a local
+    worker's liveness beat). The local worker and the Ray driver differ only in ``work``."""
+    say = on_event or (lambda _m: None)
+    lease = app.settings.step_lease_s
+    deadline = time.monotonic() + max_seconds if max_seconds else None
+    last_requeue = 0.0
+    last_work = time.monotonic()
+    while not stop.is_set():
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            break
+        if on_tick is not None:
+            on_tick(now)
+        if now - last_requeue >= min(5.0, lease / 4):
+            for d in store.requeue_expired(lease, actor=actor):
+                say(f"{d['run_id']} step {d['seq']}: {d.get('requeued') or d.get('failed')}")
+            last_requeue = now
+        if work() or plan_runs(app, store, say):
+            last_work = time.monotonic()
+            continue
+        if once or (idle_exit_s is not None and now - last_work >= idle_exit_s):
+            break
+        stop.wait(poll_s)
+
+
 def run_worker(
     settings: Settings,
     worker_id: str | None = None,
@@ -277,38 +322,40 @@ def run_worker(
     stats = WorkerStats(wid)
     executor = UnifiedExecutor(app)
     store = RunStore.for_executor(executor)
-    lease = app.settings.step_lease_s
-    deadline = time.monotonic() + max_seconds if max_seconds else None
-    last_requeue = last_beat = 0.0
-    last_work = time.monotonic()
     say = on_event or (lambda _m: None)
+    last_beat = 0.0
+
+    def beat(now: float) -> None:
+        nonlocal last_beat
+        if now - last_beat >= app.settings.trial_heartbeat_s:
+            store.worker_beat(wid)
+            last_beat = now
+
+    def work() -> bool:
+        t0 = time.perf_counter()
+        step = store.claim(wid)
+        stats.claim_s.append(time.perf_counter() - t0)
+        if step is None:
+            return False
+        stats.count(process_step(app, executor, store, step, stop, say))
+        return True
+
     store.worker_beat(wid)
     say(f"worker {wid} started")
     try:
-        while not stop.is_set():
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                break
-            if now - last_beat >= app.settings.trial_heartbeat_s:
-                store.worker_beat(wid)
-                last_beat = now
-            if now - last_requeue >= min(5.0, lease / 4):
-                for d in store.requeue_expired(lease, actor=f"worker:{wid}"):
-                    say(f"{d['run_id']} step {d['seq']}: {d.get('requeued') or d.get('failed')}")
-                last_requeue = now
-            t0 = time.perf_counter()
-            step = store.claim(wid)
-            stats.claim_s.append(time.perf_counter() - t0)
-            if step is not None:
-                stats.count(process_step(app, executor, store, step, stop, say))
-                last_work = time.monotonic()
-                continue
-            if plan_runs(app, store, say):
-                last_work = time.monotonic()
-                continue
-            if once or (idle_exit_s is not None and now - last_work >= idle_exit_s):
-                break
-            stop.wait(poll_s)
+        serve_queue(
+            app,
+            store,
+            work,
+            stop,
+            actor=f"worker:{wid}",
+            on_tick=beat,
+            once=once,
+            max_seconds=max_seconds,
+            poll_s=poll_s,
+            idle_exit_s=idle_exit_s,
+            on_event=say,
+        )
     finally:
         try:
             store.worker_beat(wid, stopped=True)
