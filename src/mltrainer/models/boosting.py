@@ -85,6 +85,7 @@ def _spec(
     *,
     scale: bool = False,
     family: str | None = None,
+    former_defaults: Mapping[str, Any] | None = None,
 ) -> ModelSpec:
     return ModelSpec(
         id=id,
@@ -96,6 +97,7 @@ def _spec(
         defaults=defaults,
         search_space=search_space or {},
         requires=(library,),
+        former_defaults=former_defaults or {},
     )
 
 
@@ -502,13 +504,16 @@ _XGBOOST: list[ModelSpec] = [
 ]
 
 _CAT_BASE: dict[str, Any] = {
-    "iterations": 200,
-    "learning_rate": 0.05,
+    "iterations": 100,
+    "learning_rate": 0.1,
     "depth": 6,
     "l2_leaf_reg": 3.0,
     "random_state": 0,
     "thread_count": 1,
 }
+_CAT_FORMER = {"iterations": 200, "learning_rate": 0.05}
+"""Until 2026-12-02 the depth-6 specs grew 200 trees at lr 0.05 (a 213-fold default trial
+took about 130 s on 2 cores); 100 trees at lr 0.1 keep the same total shrinkage."""
 _CAT_SPACE: dict[str, tuple[Any, ...]] = {
     "iterations": (100, 200, 400),
     "learning_rate": (0.02, 0.05, 0.1),
@@ -531,9 +536,10 @@ _CATBOOST: list[ModelSpec] = [
         CAT,
         R,
         _cat_regressor,
-        "CatBoost oblivious-tree boosting, 200 depth-6 trees, lr 0.05.",
+        "CatBoost oblivious-tree boosting, 100 depth-6 trees, lr 0.1.",
         _CAT_BASE,
         _CAT_SPACE,
+        former_defaults=_CAT_FORMER,
     ),
     _spec(
         "catboost_shallow",
@@ -555,6 +561,7 @@ _CATBOOST: list[ModelSpec] = [
             "loss_function": ("Huber:delta=0.5", "Huber:delta=1.0", "Huber:delta=2.0"),
             "depth": (4, 6, 8),
         },
+        former_defaults=_CAT_FORMER,
     ),
     _spec(
         "catboost_bayesian_bootstrap",
@@ -564,15 +571,17 @@ _CATBOOST: list[ModelSpec] = [
         "CatBoost with Bayesian bootstrap row weights (bagging_temperature 1).",
         {**_CAT_BASE, "bootstrap_type": "Bayesian", "bagging_temperature": 1.0},
         {"bagging_temperature": (0.0, 0.5, 1.0, 3.0), "depth": (4, 6, 8)},
+        former_defaults=_CAT_FORMER,
     ),
     _spec(
         "catboost_classifier",
         CAT,
         C,
         _cat_classifier,
-        "CatBoost direction classifier, 200 depth-6 trees, lr 0.05.",
+        "CatBoost direction classifier, 100 depth-6 trees, lr 0.1.",
         _CAT_BASE,
         _CAT_SPACE,
+        former_defaults=_CAT_FORMER,
     ),
     _spec(
         "catboost_classifier_shallow",
