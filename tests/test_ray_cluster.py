@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,31 +73,41 @@ def _wait_for_port(port: int, timeout: float) -> None:
 
 
 @pytest.fixture
-def two_nodes(tmp_path: Path, pg_url: str) -> Iterator[str]:
+def two_nodes(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A head node and a second node, one CPU each; yields the cluster address. ``--block``
-    keeps each node in the foreground, so stopping the process stops its node only."""
+    keeps each node in the foreground, so stopping the process stops its node only.
+
+    Ray's token authentication is on for the nodes and the driver, with the token file
+    ``ray get-auth-token --generate`` keeps in ``~/.ray`` (on two machines: the same file
+    on both, as the README says). Left unset, a head that finds that file turns tokens on
+    and a node joining it does not, and the join fails."""
+    got = subprocess.run(
+        [_ray_cli(), "get-auth-token", "--generate"], capture_output=True, text=True, timeout=60
+    )
+    assert got.returncode == 0, got.stderr
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # for this process: the driver
     port = _free_port()
-    env = {**os.environ, "MLTRAINER_DATABASE_URL": pg_url, "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {
+        **os.environ,
+        "MLTRAINER_DATABASE_URL": pg_url,
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_AUTH_MODE": "token",
+    }
     common = ["--num-cpus=1", "--disable-usage-stats", "--block"]
+    # A temp dir of its own (short: Ray's socket paths must stay under 108 bytes), so this
+    # cluster's address file is not the one a later ray.init() finds and tries to join.
+    temp = tempfile.mkdtemp(prefix="mlt-ray-")
+    head = [_ray_cli(), "start", "--head", f"--port={port}", f"--temp-dir={temp}"]
     log = (tmp_path / "ray.log").open("w")
-    nodes = [
-        subprocess.Popen(
-            [_ray_cli(), "start", "--head", f"--port={port}", "--include-dashboard=false"] + common,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    ]
+
+    def start(args: list[str]) -> subprocess.Popen:
+        return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    nodes = [start([*head, "--include-dashboard=false", *common])]
     try:
         _wait_for_port(port, 120)
-        nodes.append(
-            subprocess.Popen(
-                [_ray_cli(), "start", f"--address=127.0.0.1:{port}", *common],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
+        join = [_ray_cli(), "start", f"--address=127.0.0.1:{port}", *common]
+        nodes.append(start(join))
         yield f"127.0.0.1:{port}"
     finally:
         import ray
@@ -110,6 +121,7 @@ def two_nodes(tmp_path: Path, pg_url: str) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 p.kill()
         log.close()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _submit(app: App) -> tuple[RunStore, str]:
