@@ -161,7 +161,7 @@ def test_a_batch_runs_on_two_ray_nodes_with_the_local_backends_results(
     with App(settings) as app:
         store, run_id = _submit(app)
         events: list[str] = []
-        counts = run_ray_workers(settings, once=True, on_event=events.append)
+        counts = run_ray_workers(settings, once=True, max_seconds=600, on_event=events.append)
         assert counts == {"succeeded": len(STEPS)}
         assert _metrics(store, run_id) == local
         nodes = {e.rsplit("on Ray node ", 1)[1] for e in events if "on Ray node " in e}
