@@ -41,7 +41,7 @@ from mltrainer.executor import UnifiedExecutor
 from mltrainer.features import build_features, make_labels
 from mltrainer.settings import Settings
 from mltrainer.trials import TrialSpec, plan_folds
-from mltrainer.trials.engine import TRIAL_TASKS, cpu_cores
+from mltrainer.trials.engine import TRIAL_TASKS, cpu_cores, resolve_params
 
 TARGET_S = 120.0
 
@@ -148,9 +148,7 @@ def vs_sklearn(ex: UnifiedExecutor, args: argparse.Namespace) -> None:
     for model_id in args.vs_models.split(","):
         spec = TrialSpec(model_id=model_id, symbol="SPX", horizon=10, max_folds=args.vs_folds)
         mspec = ex.registry.get(model_id)
-        params = mspec.params()
-        if "random_state" in params:
-            params["random_state"] = spec.seed
+        params = resolve_params(mspec, spec)  # what the engine fits with
         _, X, labels, _, _ = ex.engine._inputs(spec, mspec)
         y = (labels > 0).astype(int) if mspec.task == "classification" else labels
         folds = plan_folds(len(X), spec)
@@ -225,9 +223,7 @@ def main() -> None:
             refit_every=21,
         )
         mspec = ex.registry.get(model_id)
-        params = mspec.params()
-        if "random_state" in params:
-            params["random_state"] = spec.seed
+        params = resolve_params(mspec, spec)  # what the engine fits with
         hand_t, eng_t = [], []
         for _ in range(args.repeat):
             t = time.perf_counter()
