@@ -136,6 +136,23 @@ def _print_row(r: dict) -> None:
     )
 
 
+def _warm_rounds(fn, repeat: int):
+    """Seconds of ``repeat`` calls of ``fn`` after two discarded ones, and the last result.
+
+    The discarded calls start the worker processes (the engine starts its own on the
+    second trial that projects past half its bar) and the timed ones find them warm. Each
+    side runs its rounds back to back: the engine's workers cap native threads and
+    scikit-learn's do not, so interleaving them would make loky replace the workers
+    before every call."""
+    times, out = [], None
+    for i in range(repeat + 2):
+        t = time.perf_counter()
+        out = fn()
+        if i >= 2:
+            times.append(time.perf_counter() - t)
+    return times, out
+
+
 def vs_sklearn(ex: UnifiedExecutor, args: argparse.Namespace) -> None:
     """The engine vs ``cross_val_predict(..., cv=<the same folds>, n_jobs=2)``."""
     from sklearn.model_selection import cross_val_predict
@@ -158,16 +175,16 @@ def vs_sklearn(ex: UnifiedExecutor, args: argparse.Namespace) -> None:
         # first test fold get one filler fold (its predictions are dropped, one extra fit).
         base = folds[0].s
         cv.insert(0, (cv[0][0], np.arange(0, base)))
-        eng_t, cvp_t = [], []
-        for i in range(args.repeat + 1):  # the first round warms the worker processes
-            t = time.perf_counter()
-            res = ex.engine.run(spec)
-            if i:
-                eng_t.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            cp = cross_val_predict(mspec.build(**params), X, y, cv=cv, n_jobs=2)
-            if i:
-                cvp_t.append(time.perf_counter() - t)
+        # Each side runs its rounds back to back, the first two discarded: they start the
+        # worker processes (the engine starts its own on the second trial that projects
+        # past half its bar), which each side keeps warm for its timed rounds.
+        eng_t, res = _warm_rounds(lambda s=spec: ex.engine.run(s), args.repeat)
+        cvp_t, cp = _warm_rounds(
+            lambda m=mspec, p=params, X=X, y=y, cv=cv: cross_val_predict(
+                m.build(**p), X, y, cv=cv, n_jobs=2
+            ),
+            args.repeat,
+        )
         ep = np.array([p[1] for p in res.predictions])
         same = np.array_equal(ep, np.asarray(cp, dtype=float)[base:])
         e, c = statistics.median(eng_t), statistics.median(cvp_t)

@@ -124,3 +124,20 @@ def test_fold_jobs_setting(app, monkeypatch, settings_factory):
 
 def test_progress_bar_shows_time_remaining():
     assert any(isinstance(c, TimeRemainingColumn) for c in fold_progress().columns)
+
+
+def test_a_trial_goes_parallel_on_warm_workers_below_the_cold_bar(app):
+    """Starting loky workers costs about 1.7 s, so a trial goes parallel only when its folds
+    project more than ``parallel_min_s``; once this engine's workers are alive a start
+    costs dispatch only, and the lower ``warm_parallel_min_s`` applies. Another engine
+    (or another thread cap) does not count the workers as its own."""
+    engine = _engine(app, 2)
+    engine.run(_spec("ridge"))  # parallel_min_s=0: goes parallel, the workers stay alive
+    engine.parallel_min_s, engine.warm_parallel_min_s = 1e9, 0.0
+    warm = engine.run(_spec("ridge", params={"alpha": 2.0}))
+    assert warm.timings["fold_jobs"] == 2
+    cold = WalkForwardEngine(
+        REGISTRY, app.data.fetch, fold_jobs=2, parallel_min_s=1e9, warm_parallel_min_s=0.0
+    ).run(_spec("ridge", params={"alpha": 2.0}))
+    assert cold.timings["fold_jobs"] == 1
+    assert cold.predictions == warm.predictions
