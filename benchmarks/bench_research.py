@@ -9,7 +9,11 @@ fold pools. Prints the wall time of each pool (process start to exit) and of its
 (first step started to last step finished, from the ``run_steps`` rows), the speed-up
 (target: at least 1.7x on 2 cores) and whether the two runs' metrics are identical.
 Other work on the machine skews the comparison: the 1-minute load average is printed
-before and after each pool.
+before and after each pool. Each pool's wall time includes its processes' start (spawn
+and imports, about 2 s, paid once by a long-running ``mltrainer worker``), so the
+trials must be long enough for the comparison to be about workers: 24 folds each (about
+1.4 s per trial) since the engine's thread caps and cheaper defaults made the 12-fold
+trials of the first version 0.7 s.
 Every metric is compared except ``dsr``: N for the DSR counts the finished trials of the
 same question (symbol, horizon, interval), four models each here, so it depends on the
 order in which parallel workers finish; the spec and data hashes are compared too.
@@ -18,7 +22,7 @@ Claim overhead: ``--claims`` queued steps (never executed) claimed with
 :meth:`RunStore.claim` and finished with :meth:`RunStore.finish` one after another on
 SQLite; the median milliseconds of claim + finish per step (target: under 20 ms).
 
-    .venv/bin/python benchmarks/bench_research.py [--max-folds 12] [--claims 200]
+    .venv/bin/python benchmarks/bench_research.py [--max-folds 24] [--claims 200]
 """
 
 from __future__ import annotations
@@ -158,7 +162,7 @@ def claim_overhead(n: int) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--max-folds", type=int, default=12, help="folds per trial (default 12)")
+    ap.add_argument("--max-folds", type=int, default=24, help="folds per trial (default 24)")
     ap.add_argument("--claims", type=int, default=200, help="steps for the claim overhead")
     ap.add_argument("--skip-runs", action="store_true", help="only the claim overhead")
     args = ap.parse_args()
