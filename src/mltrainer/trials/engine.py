@@ -27,10 +27,10 @@ far project more than ``parallel_min_s`` seconds for the rest (or the last trial
 model and parameters in this engine did), the remaining folds run in
 ``fold_jobs`` loky worker processes (``MLTRAINER_FOLD_JOBS``, default one per core; 1 =
 always sequential); short trials never pay for starting workers. Starting them costs about
-1.7 s here (spawn and imports); once joblib's reusable workers are alive (an earlier trial
-or any joblib ``Parallel`` in this process started them; they live 300 s idle) a parallel
-start costs dispatch only, so the bar drops to ``warm_parallel_min_s`` (a 24-fold LightGBM
-trial: 2.7 s sequential, 1.5-1.6 s on two warm workers). Every fold, in the parent
+1.7 s here (spawn and imports); while the joblib workers this engine last ran on are alive
+(they live 300 s idle) a parallel start costs dispatch only, so the bar drops to
+``warm_parallel_min_s`` (a 24-fold LightGBM trial: 2.7 s sequential, 1.5-1.6 s on two
+warm workers); see :meth:`WalkForwardEngine._parallel_bar`. Every fold, in the parent
 or in a worker, goes through :func:`fit_fold` on the same inputs (X and y sent once as
 arrays that joblib memory-maps, rebuilt into the same frames), and results are placed in
 fold order, so predictions are identical whatever ``fold_jobs`` is; ``on_fold`` is still
@@ -154,7 +154,7 @@ def _loky_executor() -> Any | None:
     return ex
 
 
-def loky_workers(executor: Any) -> int:
+def _loky_workers(executor: Any) -> int:
     """Live workers of ``executor`` if it is still joblib's running executor, else 0."""
     ex = _loky_executor()
     if ex is None or ex is not executor:
@@ -356,7 +356,7 @@ class WalkForwardEngine:
         engine projected past that half within the workers' idle life: a search then pays
         the start once for the trials that follow it."""
         executor, last_threads = self._workers
-        if last_threads == threads and loky_workers(executor) >= jobs:
+        if last_threads == threads and _loky_workers(executor) >= jobs:
             return min(self.warm_parallel_min_s, self.parallel_min_s)
         if time.monotonic() - self._projected_at < _LOKY_IDLE_S:
             return self.parallel_min_s / 2
