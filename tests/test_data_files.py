@@ -312,3 +312,19 @@ def test_yyyymmdd_integer_dates_are_not_read_as_nanoseconds(
     except DataError:
         return  # refusing ambiguous numeric dates is also acceptable
     assert md.frame.index[0] == pd.Timestamp("2010-01-04")
+
+
+def test_unparsable_dates_are_one_clear_error_without_a_pandas_warning() -> None:
+    """pandas warned "Could not infer format ... falling back to dateutil" on stderr before
+    the import's own error, so a user saw a library warning beside the message."""
+    import warnings
+
+    from mltrainer.data.bundled import BundledSource
+    from mltrainer.data.market import normalise_frame
+
+    frame = BundledSource().fetch("SPX", start="2016-01-04", end="2016-01-08").frame
+    frame.index = pd.Index(["notadate"] + [str(d.date()) for d in frame.index[1:]])
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(DataError, match="notadate"):
+        warnings.simplefilter("always")
+        normalise_frame(frame, "X")
+    assert not [w for w in caught if "infer format" in str(w.message)]

@@ -11,6 +11,7 @@ float columns ``open high low close volume`` for price series (``close`` at leas
 from __future__ import annotations
 
 import hashlib
+import warnings
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
@@ -124,7 +125,14 @@ def normalise_frame(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
                 f"{symbol}: numeric timestamps are ambiguous; write dates as YYYY-MM-DD"
             )
     try:
-        idx = pd.DatetimeIndex(pd.to_datetime(df.index))
+        with warnings.catch_warnings():
+            # "Could not infer format, falling back to dateutil": advice for pandas users;
+            # mixed formats are parsed element by element, which is what an import wants,
+            # and a value that still fails is the error below.
+            warnings.filterwarnings(
+                "ignore", message="Could not infer format", category=UserWarning
+            )
+            idx = pd.DatetimeIndex(pd.to_datetime(df.index))
     except (ValueError, TypeError) as e:
         raise DataError(f"{symbol}: timestamps could not be parsed ({e})") from e
     if idx.tz is not None:
