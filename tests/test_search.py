@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
 import pytest
 
 from mltrainer.app import App
@@ -15,6 +16,7 @@ from mltrainer.research.report import report_tables, summary_text, write_html
 from mltrainer.research.search import SearchConfig, in_sample_end, sealed_from, start_search
 from mltrainer.runs.worker import run_worker
 from mltrainer.settings import Settings
+from mltrainer.trials.overfitting import run_dsr
 from mltrainer.trials.store import TrialStore
 
 # In sample (the last 2 folds before the seal) ridge_strong's drawdown stays under 10%;
@@ -91,6 +93,29 @@ def test_summary_has_leaderboard_n_dsr_and_pbo(finished, tmp_path):
     assert app.audit.verify().ok
     kinds = [r.kind for r in app.audit.records(("holdout.seal", "holdout.evaluate"))]
     assert kinds == ["holdout.seal", "holdout.evaluate"]  # sealed once, evaluated once
+
+
+def test_every_leaderboard_dsr_is_deflated_by_the_runs_n(finished):
+    """The leaderboard showed each trial's own DSR, which counted only the trials finished
+    before it (the first one: N = 1, a PSR), beside a run DSR over every trial: the best
+    candidate had two different DSRs. Each row is now deflated by the run's N and Sharpe
+    variance (checked against run_dsr on the stored trials); the trial's own is kept."""
+    app, _ex, run, gid, _seal = finished
+    summary, store = run["summary"], TrialStore(app.engine)
+    sharpes = [
+        t["metrics"]["sharpe_per_period"]
+        for t in store.list(goal_id=gid)
+        if not str(t.get("study") or "").endswith(":holdout")
+    ]
+    assert len(sharpes) == 3
+    for row in summary["leaderboard"]:
+        result = store.result(row["trial_id"])
+        rets = pd.Series([e[1] for e in result.equity]).pct_change().dropna().to_numpy()
+        assert row["dsr"] == pytest.approx(run_dsr(rets, sharpes).dsr, rel=1e-12)
+        assert row["dsr_at_trial"] == result.metrics["dsr"]
+    assert summary["leaderboard"][0]["dsr"] == summary["run_dsr"]["dsr"]
+    first = min(summary["leaderboard"], key=lambda r: r["seq"])
+    assert first["dsr_at_trial"] != first["dsr"]  # it was deflated by N = 1 when it ran
 
 
 def test_no_new_trial_after_max_minutes(settings: Settings):

@@ -30,8 +30,10 @@ with the best in-sample Sharpe so far first. The order is deterministic for the 
 feedback.
 
 The run summary (``runs.summary``) holds the leaderboard (one row per candidate: its best
-tuned trial), N (every trial the run ran, each tuned trial included), the run-level DSR
-(N = every finished trial toward the goal, this run's included), PBO by CSCV over the
+tuned trial, with its DSR over the run's N and Sharpe variance, and ``dsr_at_trial``, the
+DSR the trial got when it finished), N (every trial the run ran, each tuned trial
+included), the run-level DSR (the best row's: N = every finished trial toward the goal,
+this run's included), PBO by CSCV over the
 matrix of every run trial's per-period returns, and the holdout verdict constraint by
 constraint.
 """
@@ -46,7 +48,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -475,20 +476,27 @@ def search_summary(app: App, run: dict[str, Any], goal: Goal) -> dict[str, Any]:
         "trial_sharpes": [row["sharpe"] for row in rows],
         "holdout": {"evaluated": False},
     }
+    for row in board:
+        # Every row deflated by the same N and Sharpe variance, so the column compares
+        # candidates and its first row is the run DSR; a trial's own DSR counted only the
+        # trials finished before it (N = 1 for the first one).
+        own = row["sharpe_per_period"]
+        d = run_dsr(
+            returns[row["trial_id"]].to_numpy(),
+            sharpes or [float(own) if _finite(own) else math.nan],
+        )
+        row["dsr_at_trial"], row["dsr"] = row["dsr"], d.dsr if math.isfinite(d.dsr) else None
+        if row is board[0]:
+            summary["best"] = row["candidate"]
+            summary["run_dsr"] = {
+                "dsr": row["dsr"],
+                "n_trials": d.n_trials,
+                "sharpe_per_period": d.sharpe if math.isfinite(d.sharpe) else None,
+                "sr_variance": d.sr_variance,
+                "hurdle": d.hurdle,
+            }
     if board:
-        best = board[0]
-        best_returns = returns[best["trial_id"]].to_numpy() if board else np.array([])
-        own = best["sharpe_per_period"]
-        d = run_dsr(best_returns, sharpes or [float(own) if _finite(own) else math.nan])
-        summary["best"] = best["candidate"]
-        summary["run_dsr"] = {
-            "dsr": d.dsr if math.isfinite(d.dsr) else None,
-            "n_trials": d.n_trials,
-            "sharpe_per_period": d.sharpe if math.isfinite(d.sharpe) else None,
-            "sr_variance": d.sr_variance,
-            "hurdle": d.hurdle,
-        }
-        summary["holdout"] = _evaluate_holdout(app, run, goal, best)
+        summary["holdout"] = _evaluate_holdout(app, run, goal, board[0])
     return summary
 
 
