@@ -141,3 +141,16 @@ def test_a_trial_goes_parallel_on_warm_workers_below_the_cold_bar(app):
     ).run(_spec("ridge", params={"alpha": 2.0}))
     assert cold.timings["fold_jobs"] == 1
     assert cold.predictions == warm.predictions
+
+
+@pytest.mark.deep
+def test_a_float32_network_gives_the_same_predictions_in_fold_processes(app):
+    """The deep models train in float32: a fold fitted in a loky worker must give the bits
+    the same fold gives in the caller, or a replay could differ from the trial."""
+    pytest.importorskip("torch")
+    spec = _spec("gru_regressor", params={"epochs": 2})
+    seq = _engine(app, 1).run(spec)
+    par = _engine(app, 2).run(spec)
+    assert (seq.timings["fold_jobs"], par.timings["fold_jobs"]) == (1, 2)
+    assert seq.predictions == par.predictions
+    assert seq.metrics == par.metrics
