@@ -22,7 +22,12 @@ Claim overhead: ``--claims`` queued steps (never executed) claimed with
 :meth:`RunStore.claim` and finished with :meth:`RunStore.finish` one after another on
 SQLite; the median milliseconds of claim + finish per step (target: under 20 ms).
 
-    .venv/bin/python benchmarks/bench_research.py [--max-folds 24] [--claims 200]
+Engine vs scikit-learn: the walk-forward engine with fold-parallel fitting against
+``cross_val_predict(n_jobs=2)`` on the engine's own folds, X and y (identical predictions;
+target: at least as fast), as ``bench_walkforward.py --vs-sklearn`` runs it.
+
+    .venv/bin/python benchmarks/bench_research.py [--max-folds 24] [--claims 200] \
+        [--skip-runs] [--skip-vs-sklearn]
 """
 
 from __future__ import annotations
@@ -165,6 +170,9 @@ def main() -> None:
     ap.add_argument("--max-folds", type=int, default=24, help="folds per trial (default 24)")
     ap.add_argument("--claims", type=int, default=200, help="steps for the claim overhead")
     ap.add_argument("--skip-runs", action="store_true", help="only the claim overhead")
+    ap.add_argument(
+        "--skip-vs-sklearn", action="store_true", help="skip the engine vs cross_val_predict"
+    )
     args = ap.parse_args()
     print(f"{cpu_cores()} cores; {len(steps(args.max_folds))} trials, fold_jobs=1")
 
@@ -199,6 +207,26 @@ def main() -> None:
         f"(claim {c['claim_ms']:.2f}, finish {c['finish_ms']:.2f}; p95 {c['total_p95_ms']:.2f}) "
         f"(target < {CLAIM_TARGET_MS:g} ms: {verdict})"
     )
+
+    if not args.skip_vs_sklearn:
+        engine_vs_sklearn()
+
+
+def engine_vs_sklearn() -> None:
+    """The engine's fold-parallel fitting vs ``cross_val_predict(n_jobs=2)`` on the same
+    folds: ``bench_walkforward.py --vs-sklearn`` with its defaults, run here too."""
+    from bench_walkforward import vs_sklearn  # the script's own folder is on sys.path
+
+    home = tempfile.mkdtemp(prefix="mlt-bench-")
+    with App(Settings(home=home, polygon_api_key=None, fred_api_key=None)) as app:
+        ex = UnifiedExecutor(app)
+        try:
+            vs_sklearn(
+                ex,
+                argparse.Namespace(vs_models="ridge,lightgbm,random_forest", vs_folds=24, repeat=3),
+            )
+        finally:
+            ex.shutdown()
 
 
 if __name__ == "__main__":
