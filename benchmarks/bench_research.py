@@ -215,7 +215,7 @@ def main() -> None:
 def engine_vs_sklearn() -> None:
     """The engine's fold-parallel fitting vs ``cross_val_predict(n_jobs=2)`` on the same
     folds: ``bench_walkforward.py --vs-sklearn`` with its defaults, run here too."""
-    from bench_walkforward import vs_sklearn  # the script's own folder is on sys.path
+    from bench_walkforward import VS_MODELS, vs_sklearn  # this script's folder is on sys.path
 
     home = tempfile.mkdtemp(prefix="mlt-bench-")
     with App(Settings(home=home, polygon_api_key=None, fred_api_key=None)) as app:
@@ -223,7 +223,7 @@ def engine_vs_sklearn() -> None:
         try:
             vs_sklearn(
                 ex,
-                argparse.Namespace(vs_models="ridge,lightgbm,random_forest", vs_folds=24, repeat=3),
+                argparse.Namespace(vs_models=VS_MODELS, vs_folds=24, repeat=3),
             )
         finally:
             ex.shutdown()

@@ -44,6 +44,8 @@ from mltrainer.trials import TrialSpec, plan_folds
 from mltrainer.trials.engine import TRIAL_TASKS, cpu_cores, resolve_params
 
 TARGET_S = 120.0
+VS_MODELS = "ridge,lightgbm,random_forest"
+"""The models ``--vs-sklearn`` compares by default (bench_research.py runs the same)."""
 
 
 def hand_loop(md, spec: TrialSpec, make_model) -> np.ndarray:
@@ -212,7 +214,7 @@ def main() -> None:
         help="JSON-lines results; models already in it are skipped",
     )
     ap.add_argument("--vs-sklearn", action="store_true", help="engine vs cross_val_predict")
-    ap.add_argument("--vs-models", default="ridge,lightgbm,random_forest")
+    ap.add_argument("--vs-models", default=VS_MODELS)
     ap.add_argument("--vs-folds", type=int, default=24, help="last N folds (--vs-sklearn)")
     args = ap.parse_args()
     app = App(

@@ -7,6 +7,7 @@ the "bad file" cases damage those real rows in one specific way each.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import pytest
 
 from mltrainer.app import App
 from mltrainer.data import content_hash
+from mltrainer.data.bundled import BundledSource
+from mltrainer.data.market import normalise_frame
 from mltrainer.errors import ComplianceError, DataError
 
 VENDOR = "Yahoo Finance CSV export"
@@ -317,11 +320,6 @@ def test_yyyymmdd_integer_dates_are_not_read_as_nanoseconds(
 def test_unparsable_dates_are_one_clear_error_without_a_pandas_warning() -> None:
     """pandas warned "Could not infer format ... falling back to dateutil" on stderr before
     the import's own error, so a user saw a library warning beside the message."""
-    import warnings
-
-    from mltrainer.data.bundled import BundledSource
-    from mltrainer.data.market import normalise_frame
-
     frame = BundledSource().fetch("SPX", start="2016-01-04", end="2016-01-08").frame
     frame.index = pd.Index(["notadate"] + [str(d.date()) for d in frame.index[1:]])
     with warnings.catch_warnings(record=True) as caught, pytest.raises(DataError, match="notadate"):

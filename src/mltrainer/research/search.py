@@ -476,27 +476,29 @@ def search_summary(app: App, run: dict[str, Any], goal: Goal) -> dict[str, Any]:
         "trial_sharpes": [row["sharpe"] for row in rows],
         "holdout": {"evaluated": False},
     }
-    for row in board:
-        # Every row deflated by the same N and Sharpe variance, so the column compares
-        # candidates and its first row is the run DSR; a trial's own DSR counted only the
-        # trials finished before it (N = 1 for the first one).
-        own = row["sharpe_per_period"]
-        d = run_dsr(
+    # Every row deflated by the same N and Sharpe variance, so the column compares
+    # candidates and its first row is the run DSR; a trial's own DSR counted only the
+    # trials finished before it (N = 1 for the first one).
+    deflated = [
+        run_dsr(
             returns[row["trial_id"]].to_numpy(),
-            sharpes or [float(own) if _finite(own) else math.nan],
+            sharpes or [float(own) if _finite(own := row["sharpe_per_period"]) else math.nan],
         )
+        for row in board
+    ]
+    for row, d in zip(board, deflated, strict=True):
         row["dsr_at_trial"], row["dsr"] = row["dsr"], d.dsr if math.isfinite(d.dsr) else None
-        if row is board[0]:
-            summary["best"] = row["candidate"]
-            summary["run_dsr"] = {
-                "dsr": row["dsr"],
-                "n_trials": d.n_trials,
-                "sharpe_per_period": d.sharpe if math.isfinite(d.sharpe) else None,
-                "sr_variance": d.sr_variance,
-                "hurdle": d.hurdle,
-            }
     if board:
-        summary["holdout"] = _evaluate_holdout(app, run, goal, board[0])
+        best, d = board[0], deflated[0]
+        summary["best"] = best["candidate"]
+        summary["run_dsr"] = {
+            "dsr": best["dsr"],
+            "n_trials": d.n_trials,
+            "sharpe_per_period": d.sharpe if math.isfinite(d.sharpe) else None,
+            "sr_variance": d.sr_variance,
+            "hurdle": d.hurdle,
+        }
+        summary["holdout"] = _evaluate_holdout(app, run, goal, best)
     return summary
 
 
