@@ -33,17 +33,27 @@ def _spec(model_id: str, **kw) -> TrialSpec:
 
 
 def _engine(app, jobs: int) -> WalkForwardEngine:
-    # parallel_min_s=0: go parallel after the first fold, however quick the model is.
-    return WalkForwardEngine(REGISTRY, app.data.fetch, fold_jobs=jobs, parallel_min_s=0.0)
+    # bars at 0: go parallel after the first fold, however quick the model is.
+    return WalkForwardEngine(
+        REGISTRY,
+        app.data.fetch,
+        fold_jobs=jobs,
+        parallel_min_s=0.0,
+        thread_parallel_min_s=0.0,
+    )
 
 
-@pytest.mark.parametrize("model_id", ["ridge", "random_forest"])
-def test_parallel_folds_give_identical_results(app, model_id):
+@pytest.mark.parametrize(
+    ("model_id", "on_threads"), [("ridge", 0), ("random_forest", 1), ("lightgbm", 1)]
+)
+def test_parallel_folds_give_identical_results(app, model_id, on_threads):
+    """Worker processes (ridge) and fold threads (models that release the GIL) give the
+    sequential run's predictions, bit for bit."""
     spec = _spec(model_id, params={"n_estimators": 20} if model_id == "random_forest" else {})
     seq = _engine(app, 1).run(spec)
     par = _engine(app, 2).run(spec)
-    assert seq.timings["fold_jobs"] == 1
-    assert par.timings["fold_jobs"] == 2
+    assert seq.timings["fold_jobs"] == 1 and seq.timings["fold_threads"] == 0
+    assert par.timings["fold_jobs"] == 2 and par.timings["fold_threads"] == on_threads
     assert len(par.folds) == 6
     a = np.array([p[1] for p in seq.predictions])
     b = np.array([p[1] for p in par.predictions])
@@ -53,6 +63,20 @@ def test_parallel_folds_give_identical_results(app, model_id):
     assert [f.model_dump(exclude={"fit_seconds"}) for f in seq.folds] == [
         f.model_dump(exclude={"fit_seconds"}) for f in par.folds
     ]
+
+
+def test_fold_phase_wall_time_sits_between_the_folds_own_times_and_the_trial(app):
+    """``folds_s`` is the wall time of the fold loop (what cross_val_predict is
+    compared with): sequential, it holds every fold's fit and predict; in parallel, the
+    folds' own times overlap; either way it is part of the trial after its inputs."""
+    spec = _spec("random_forest", params={"n_estimators": 20})
+    for jobs in (1, 2):
+        t = _engine(app, jobs).run(spec).timings
+        own = t["fit_s"] + t["predict_s"]
+        assert 0 < t["folds_s"] < t["total_s"] - t["data_s"]
+        assert t["fold_jobs"] == jobs
+        if jobs == 1:
+            assert t["folds_s"] >= own
 
 
 def test_a_model_known_to_be_slow_starts_its_next_trial_in_parallel_at_once(app):
@@ -65,6 +89,39 @@ def test_a_model_known_to_be_slow_starts_its_next_trial_in_parallel_at_once(app)
     assert second.predictions == first.predictions
     other = engine.run(_spec("ridge", params={"alpha": 3.0}))  # other parameters: a probe
     assert other.timings["folds_in_caller"] == 1
+
+
+def test_a_model_that_releases_the_gil_goes_parallel_on_threads_below_the_cold_bar(app):
+    """No workers to start: a short LightGBM trial in a fresh engine fits its folds on two
+    threads although it projects far below the 3 s that starting processes needs."""
+    fresh = WalkForwardEngine(REGISTRY, app.data.fetch, fold_jobs=2)
+    assert fresh.parallel_min_s == 3.0 and REGISTRY.get("lightgbm").fold_threads
+    res = fresh.run(_spec("lightgbm"))
+    assert res.timings["fold_jobs"] == 2 and res.timings["fold_threads"] == 1
+    assert res.timings["folds_in_caller"] == 1  # one probe fold, the rest on threads
+    seq = WalkForwardEngine(REGISTRY, app.data.fetch, fold_jobs=1).run(_spec("lightgbm"))
+    assert res.predictions == seq.predictions
+
+
+def test_a_stop_from_on_fold_ends_a_threaded_trial_within_a_fold(app):
+    """Folds on threads cannot be killed: a stop drops the folds not started and waits
+    for at most the running ones (one per thread), then re-raises."""
+
+    class Stop(Exception):
+        pass
+
+    started: list[int] = []
+
+    def on_fold(done: int, total: int) -> None:
+        started.append(done)
+        if done == 2:
+            raise Stop("paused")
+
+    spec = TrialSpec(model_id="lightgbm", symbol="SPX", horizon=10, max_folds=40)
+    engine = _engine(app, 2)
+    with pytest.raises(Stop):
+        engine.run(spec, on_fold=on_fold)
+    assert started == [1, 2]
 
 
 def test_on_fold_runs_in_the_caller_as_folds_complete(app):

@@ -74,6 +74,12 @@ class ModelSpec:
     """Optional install extra this model needs (``"deep"`` for torch models)."""
     requires: tuple[str, ...] = ()
     """Importable modules needed at run time; missing ones make the model unavailable."""
+    fold_threads: bool = False
+    """Its fits run in native code that releases the GIL, with threads set by a
+    parameter (``n_jobs``, ``thread_count``): the engine then fits parallel folds on
+    threads of the trial's process, which start in microseconds and share its data,
+    instead of worker processes that take about 2 s to start (measured per library in
+    benchmarks/README.md)."""
     former_defaults: Mapping[str, Any] = field(default_factory=dict)
     """The values trials stored before results recorded their resolved parameters
     (``TrialResult.model_params``) ran with, for the defaults changed since. A replay of

@@ -97,6 +97,7 @@ def _spec(
         defaults=defaults,
         search_space=search_space or {},
         requires=(library,),
+        fold_threads=True,  # LightGBM, XGBoost and CatBoost train without the GIL
         former_defaults=former_defaults or {},
     )
 

@@ -264,6 +264,8 @@ def _spec(
         description=description,
         defaults={**defaults, "n_threads": 1},
         search_space=search_space or {},
+        # forests and bagging of trees: the Cython tree builders release the GIL
+        fold_threads="n_jobs" in defaults,
         former_defaults=former_defaults or {},
     )
 
