@@ -142,21 +142,35 @@ def _print_row(r: dict) -> None:
     )
 
 
-def _warm_rounds(fn, repeat: int):
-    """Seconds of ``repeat`` calls of ``fn`` after two discarded ones, and the last result.
+def _rounds(fns, repeat: int, *, interleave: bool):
+    """Seconds of ``repeat`` timed calls of each of ``fns`` after two discarded rounds,
+    and each one's last result.
 
-    The discarded calls start the worker processes (the engine starts its own on the
-    second trial that projects past half its bar) and the timed ones find them warm. Each
-    side runs its rounds back to back: the engine's workers cap native threads and
-    scikit-learn's do not, so interleaving them would make loky replace the workers
-    before every call."""
-    times, out = [], None
-    for i in range(repeat + 2):
+    The discarded rounds start worker processes (the engine starts its own on the second
+    trial that projects past half its bar), so the timed ones find them warm.
+    ``interleave``: the timed calls alternate (a, b, a, b...), so a drift in the machine's
+    speed (other tenants of the host) hits every side alike and round ``i``'s figures can
+    be paired. Not when the engine fits folds in worker processes: its workers cap native
+    threads and scikit-learn's do not, so alternating would make loky replace the workers
+    before every call; each side then runs its rounds back to back."""
+    times: list[list[float]] = [[] for _ in fns]
+    outs: list = [None] * len(fns)
+
+    def call(j: int, timed: bool) -> None:
         t = time.perf_counter()
-        out = fn()
-        if i >= 2:
-            times.append(time.perf_counter() - t)
-    return times, out
+        outs[j] = fns[j]()
+        if timed:
+            times[j].append(time.perf_counter() - t)
+
+    if interleave:
+        for i in range(repeat + 2):
+            for j in range(len(fns)):
+                call(j, i >= 2)
+    else:
+        for j in range(len(fns)):
+            for i in range(repeat + 2):
+                call(j, i >= 2)
+    return times, outs
 
 
 def vs_sklearn(ex: UnifiedExecutor, args: argparse.Namespace) -> None:
@@ -193,32 +207,34 @@ def vs_sklearn(ex: UnifiedExecutor, args: argparse.Namespace) -> None:
         # predictions are dropped).
         base = folds[0].s
         cv.insert(0, (cv[0][0][-FILLER_ROWS:], np.arange(0, base)))
-        # Each side runs its rounds back to back, the first two discarded: they start the
-        # worker processes (the engine starts its own on the second trial that projects
-        # past half its bar), which each side keeps warm for its timed rounds.
         results: list = []
 
         def engine(s=spec, out=results):
             out.append(ex.engine.run(s))
             return out[-1]
 
-        eng_t, res = _warm_rounds(engine, args.repeat)
-        folds_t = [r.timings["folds_s"] for r in results[2:]]
-        cvp_t, cp = _warm_rounds(
-            lambda m=mspec, p=params, X=X, y=y, cv=cv: cross_val_predict(
-                m.build(**p), X, y, cv=cv, n_jobs=2
-            ),
-            args.repeat,
+        def cvp(m=mspec, p=params, X=X, y=y, cv=cv):
+            return cross_val_predict(m.build(**p), X, y, cv=cv, n_jobs=2)
+
+        def inputs(s=spec, m=mspec):
+            return ex.engine._inputs(s, m)
+
+        first = engine()  # the engine's layout: sequential, fold threads or processes
+        on_processes = first.timings["fold_jobs"] > 1 and not first.timings["fold_threads"]
+        (eng_t, cvp_t, inputs_t), (res, cp, _) = _rounds(
+            [engine, cvp, inputs], args.repeat, interleave=not on_processes
         )
-        inputs_t, _ = _warm_rounds(lambda s=spec, m=mspec: ex.engine._inputs(s, m), args.repeat)
+        folds_t = [r.timings["folds_s"] for r in results[-args.repeat :]]
         ep = np.array([p[1] for p in res.predictions])
         same = np.array_equal(ep, np.asarray(cp, dtype=float)[base:])
         f, c, e = statistics.median(folds_t), statistics.median(cvp_t), statistics.median(eng_t)
         ec = statistics.median(inputs_t) + c
+        layout = " processes" if on_processes else " threads" if res.timings["fold_threads"] else ""
         verdict = "met" if f <= c else "NOT met"
         print(
             f"{model_id:<16}{f:>9.3f}{c:>9.3f}{f / c:>7.2f}   {e:>9.3f}{ec:>14.3f}{e / ec:>7.2f}"
-            f"  {same}  (fold jobs {int(res.timings['fold_jobs'])}; "
+            f"  {same}  (fold jobs {int(res.timings['fold_jobs'])}{layout}; "
+            f"{'interleaved' if not on_processes else 'back to back'}; "
             f"target folds/cvp <= 1.0: {verdict})"
         )
 
