@@ -264,6 +264,11 @@ def fit_fold(mspec: ModelSpec, params: dict[str, Any], data: FoldData, k: int, f
     return FoldOut(k, p, X_tr.index[0], X_tr.index[-1], len(X_tr), tp - ts, te - tp)
 
 
+def _largest_first(folds: list[Fold], start: int) -> list[int]:
+    """Folds ``start..`` by training rows, most first (longest-processing-time order)."""
+    return sorted(range(start, len(folds)), key=lambda k: folds[k].lo - folds[k].hi)
+
+
 class WalkForwardEngine:
     """Runs :class:`TrialSpec` s. ``fetch(symbol, source=, start=, end=, interval=)`` must
     return compliance-checked :class:`MarketData` (the data service's ``fetch``)."""
@@ -400,7 +405,7 @@ class WalkForwardEngine:
             with limit_threads(threads, user_api="openmp"):  # this thread's OpenMP cap
                 return fit_fold(mspec, params, data, k, folds[k])
 
-        order = sorted(range(start, len(folds)), key=lambda k: folds[k].lo - folds[k].hi)
+        order = _largest_first(folds, start)
         pool = ThreadPoolExecutor(jobs, thread_name_prefix="mltrainer-fold")
         try:
             for fut in as_completed([pool.submit(one, k) for k in order]):
@@ -433,7 +438,7 @@ class WalkForwardEngine:
             parallel_config(backend="loky", inner_max_num_threads=threads),
             Parallel(n_jobs=jobs, return_as="generator_unordered", max_nbytes="32K") as par,
         ):
-            order = sorted(range(start, len(folds)), key=lambda k: folds[k].lo - folds[k].hi)
+            order = _largest_first(folds, start)
             yield from par(delayed(fit_fold)(mspec, params, data, k, folds[k]) for k in order)
 
     # -- inputs ------------------------------------------------------------------------
