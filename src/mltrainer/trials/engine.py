@@ -34,14 +34,14 @@ release the GIL (:attr:`ModelSpec.fold_threads`: LightGBM, XGBoost, CatBoost, fo
 bagging of trees) fit their parallel folds on threads of this process instead: nothing to
 start and no data to send, so their bar is ``thread_parallel_min_s`` (0.2 s) and a cold
 24-fold LightGBM trial takes about 1.7 s instead of 2.7 s sequential. Every fold, in the
-parent, on a thread or in a worker, goes through :func:`fit_fold` on the same inputs (X and y sent once as
-arrays that joblib memory-maps, rebuilt into the same frames), and results are placed in
-fold order, so predictions are identical whatever ``fold_jobs`` is; ``on_fold`` is still
-called in the calling process, as folds complete. The rule that keeps the two levels of
+parent, on a thread or in a worker, goes through :func:`fit_fold` on the same inputs (X
+and y sent to workers once as arrays that joblib memory-maps, rebuilt into the same
+frames), and results are placed in fold order, so predictions are identical whatever
+``fold_jobs`` is; ``on_fold`` is still called in the calling thread, as folds complete. The rule that keeps the two levels of
 parallelism from oversubscribing the cores: a model's own threads are the largest of its
 thread parameters (``n_jobs``, ``n_threads``, ``thread_count``, ``nthread``,
 ``num_threads``; 1 in every registry default, -1/0/None = all cores), folds run in
-``min(fold_jobs, cores // model_threads, folds left)`` processes, and native BLAS/OpenMP
+``min(fold_jobs, cores // model_threads, folds left)`` processes or threads, and native BLAS/OpenMP
 pools are capped at ``model_threads`` inside every fold (threadpoolctl in this process,
 per thread for OpenMP on fold threads, joblib's ``inner_max_num_threads`` in the workers).
 """
@@ -348,16 +348,13 @@ class WalkForwardEngine:
                 if jobs > 1 and left > 1 and (out.fit_s + out.predict_s) * left > bar:
                     break
         used = 1
-        if k < n and threaded:
+        if k < n:
             used = min(jobs, n - k)
-            with limit_threads(threads):  # BLAS caps are per process, OpenMP's per thread
-                for out in self._threaded(mspec, params, data, folds, k, used, threads):
-                    record(out)
-        elif k < n:
-            used = min(jobs, n - k)
-            for out in self._parallel(mspec, params, data, folds, k, used, threads):
+            fan_out = self._threaded if threaded else self._parallel
+            for out in fan_out(mspec, params, data, folds, k, used, threads):
                 record(out)
-            self._workers = (_loky_executor(), threads)
+            if not threaded:
+                self._workers = (_loky_executor(), threads)
         done_outs = [o for o in outs if o is not None]
         if len(self._fold_s) >= 1000:  # a long search tries many parameter sets
             self._fold_s.clear()
@@ -405,13 +402,15 @@ class WalkForwardEngine:
             with limit_threads(threads, user_api="openmp"):  # this thread's OpenMP cap
                 return fit_fold(mspec, params, data, k, folds[k])
 
-        order = _largest_first(folds, start)
         pool = ThreadPoolExecutor(jobs, thread_name_prefix="mltrainer-fold")
-        try:
-            for fut in as_completed([pool.submit(one, k) for k in order]):
-                yield fut.result()
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        # BLAS caps are per process (set here), OpenMP's per thread (set in ``one``).
+        with limit_threads(threads):
+            try:
+                futures = [pool.submit(one, k) for k in _largest_first(folds, start)]
+                for fut in as_completed(futures):
+                    yield fut.result()
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     @staticmethod
     def _parallel(
