@@ -16,7 +16,9 @@ interrupted sweep resumes; ``--models``/``--families`` pick a subset.
 
 ``--vs-sklearn``: the engine (fold-parallel) against scikit-learn's
 ``cross_val_predict(model, X, y, cv=<the engine's folds as (train, test) pairs>, n_jobs=2)``
-on the same inputs: identical predictions and the time ratio (target: engine at most 1.0x).
+on the same inputs: identical predictions and two time ratios (target: engine at most
+1.0x), the engine's fold phase vs cross_val_predict and the whole trial vs the same fetch
+and features plus cross_val_predict; see :func:`vs_sklearn`.
 
     .venv/bin/python benchmarks/bench_walkforward.py [--repeat 3] [--registry]
     .venv/bin/python benchmarks/bench_walkforward.py --registry-defaults \
