@@ -103,13 +103,22 @@ def test_a_model_that_releases_the_gil_goes_parallel_on_threads_below_the_cold_b
     assert res.predictions == seq.predictions
 
 
-def test_a_stop_from_on_fold_ends_a_threaded_trial_within_a_fold(app):
+def test_a_stop_from_on_fold_ends_a_threaded_trial_within_a_fold(app, monkeypatch):
     """Folds on threads cannot be killed: a stop drops the folds not started and waits
     for at most the running ones (one per thread), then re-raises."""
+    import mltrainer.trials.engine as engine_module
 
     class Stop(Exception):
         pass
 
+    fitted: list[int] = []
+    real_fit_fold = engine_module.fit_fold
+
+    def counting_fit_fold(*args):
+        fitted.append(args[3])
+        return real_fit_fold(*args)
+
+    monkeypatch.setattr(engine_module, "fit_fold", counting_fit_fold)
     started: list[int] = []
 
     def on_fold(done: int, total: int) -> None:
@@ -122,6 +131,8 @@ def test_a_stop_from_on_fold_ends_a_threaded_trial_within_a_fold(app):
     with pytest.raises(Stop):
         engine.run(spec, on_fold=on_fold)
     assert started == [1, 2]
+    # the probe, the fold that completed, and at most one running per thread: not 40
+    assert len(fitted) <= 4
 
 
 def test_on_fold_runs_in_the_caller_as_folds_complete(app):
