@@ -264,6 +264,15 @@ def fit_fold(mspec: ModelSpec, params: dict[str, Any], data: FoldData, k: int, f
     return FoldOut(k, p, X_tr.index[0], X_tr.index[-1], len(X_tr), tp - ts, te - tp)
 
 
+JOBLIB_STOP_WARNING = (
+    r"(\d+ tasks have been successfully executed +but not used\. +Additionally, +)?"
+    r"\d+ tasks which were still being processed"
+)
+"""joblib's warning when a generator of results is closed early; ``filterwarnings``
+matches from the start of the message, which begins with the executed-but-unused count
+when some finished tasks were not consumed."""
+
+
 def _largest_first(folds: list[Fold], start: int) -> list[int]:
     """Folds ``start..`` by training rows, most first (longest-processing-time order)."""
     return sorted(range(start, len(folds)), key=lambda k: folds[k].lo - folds[k].hi)
@@ -430,9 +439,7 @@ class WalkForwardEngine:
         from joblib import Parallel, delayed, parallel_config
 
         # Stopping early (an on_fold callback raised: cancel, pause) is not worth a warning.
-        warnings.filterwarnings(
-            "ignore", message=r"\d+ tasks which were still being processed", category=UserWarning
-        )
+        warnings.filterwarnings("ignore", message=JOBLIB_STOP_WARNING, category=UserWarning)
         with (
             parallel_config(backend="loky", inner_max_num_threads=threads),
             Parallel(n_jobs=jobs, return_as="generator_unordered", max_nbytes="32K") as par,
